@@ -1,0 +1,76 @@
+package verticles;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import sun.misc.Signal;
+import verticles.common.Config;
+
+import java.nio.file.Path;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+/**
+ * Starts one Pulse node from the environment and stops it cleanly on SIGTERM or SIGINT
+ * (exit 0). A bad setting stops the start with one line naming it, and exit code 2.
+ */
+public final class Main {
+
+  private Main() {
+  }
+
+  public static void main(String[] args) throws InterruptedException {
+    Config config;
+    try {
+      config = Config.load(System.getenv(), Path.of(".env"));
+    } catch (Config.ConfigException e) {
+      System.err.println("pulse: configuration error: " + e.getMessage());
+      System.exit(2);
+      return;
+    }
+    // Before the first logger exists: logback.xml reads these.
+    System.setProperty("LOG_FORMAT", config.string(Config.LOG_FORMAT));
+    System.setProperty("LOG_LEVEL", config.string(Config.LOG_LEVEL));
+    System.setProperty("vertx.logger-delegate-factory-class-name", "io.vertx.core.logging.SLF4JLogDelegateFactory");
+    System.setProperty("hazelcast.logging.type", "slf4j");
+    Logger log = LoggerFactory.getLogger(Main.class);
+
+    Node node;
+    try {
+      node = Node.start(config).toCompletionStage().toCompletableFuture().join();
+    } catch (RuntimeException e) {
+      Throwable cause = e.getCause() != null ? e.getCause() : e;
+      log.error("Pulse could not start: {}", cause.toString(), cause);
+      System.exit(1);
+      return;
+    }
+
+    CountDownLatch stopped = new CountDownLatch(1);
+    AtomicBoolean stopping = new AtomicBoolean();
+    Runnable stop = () -> {
+      if (stopping.compareAndSet(false, true)) {
+        log.info("stopping: finishing in-flight requests, undeploying, leaving the cluster");
+        node.stop().onComplete(ignored -> stopped.countDown());
+      }
+    };
+    Signal.handle(new Signal("TERM"), signal -> stop.run());
+    Signal.handle(new Signal("INT"), signal -> stop.run());
+    // Any other exit (System.exit elsewhere, an error): still stop the embedded servers.
+    Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+      stop.run();
+      awaitQuietly(stopped);
+    }, "pulse-shutdown"));
+
+    stopped.await();
+    log.info("stopped");
+    System.exit(0);
+  }
+
+  private static void awaitQuietly(CountDownLatch latch) {
+    try {
+      latch.await(15, TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+}

@@ -1,0 +1,208 @@
+package verticles;
+
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.vertx.core.DeploymentOptions;
+import io.vertx.core.Future;
+import io.vertx.core.ThreadingModel;
+import io.vertx.core.Vertx;
+import io.vertx.core.VertxOptions;
+import io.vertx.core.json.JsonObject;
+import io.vertx.micrometer.Label;
+import io.vertx.micrometer.MicrometerMetricsFactory;
+import io.vertx.micrometer.MicrometerMetricsOptions;
+import io.vertx.micrometer.VertxPrometheusOptions;
+import io.vertx.spi.cluster.hazelcast.HazelcastClusterManager;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import verticles.catalog.CatalogVerticle;
+import verticles.common.Config;
+import verticles.common.EmbeddedServers;
+import verticles.common.Migrations;
+import verticles.common.Role;
+import verticles.http.HttpVerticle;
+import verticles.identity.IdentityVerticle;
+import verticles.images.ImageWorkerVerticle;
+import verticles.jobs.RetailJobsVerticle;
+import verticles.ledger.LedgerVerticle;
+import verticles.tasks.DispatchVerticle;
+
+import java.io.IOException;
+import java.net.InetAddress;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.EnumSet;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * One Pulse node: its servers (embedded or not), its Vert.x instance (clustered or not), the
+ * schema, and the verticles of its roles; started and stopped in that order and its reverse.
+ */
+public final class Node {
+
+  private static final Logger log = LoggerFactory.getLogger(Node.class);
+  private static final AtomicInteger SEQUENCE = new AtomicInteger();
+
+  private final Config config;
+  private EmbeddedServers embedded;
+  private Vertx vertx;
+
+  private Node(Config config) {
+    this.config = config;
+  }
+
+  /**
+   * Starts a node and completes when every verticle serves. Embedded servers start on the
+   * calling thread, before Vert.x exists (there is no event loop to block yet).
+   */
+  public static Future<Node> start(Config config) {
+    long began = System.nanoTime();
+    Node node = new Node(config);
+    Config resolved;
+    try {
+      resolved = node.startServers(config.with(Config.NODE_NAME, nodeName()));
+    } catch (IOException | RuntimeException e) {
+      node.stopServers();
+      return Future.failedFuture(e);
+    }
+    return node.startVertx(resolved)
+      .compose(vertx -> {
+        node.vertx = vertx;
+        return node.migrate(resolved);
+      })
+      .compose(node::deploy)
+      .map(ignored -> {
+        log.info("Pulse node {} ready in {} ms: roles {}, {}, HTTP port {}",
+          resolved.string(Config.NODE_NAME), TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - began),
+          resolved.string(Config.ROLES), config.flag(Config.CLUSTER) ? "clustered" : "standalone", config.integer(Config.HTTP_PORT));
+        return node;
+      })
+      .recover(error -> node.stop().transform(ignored -> Future.failedFuture(error)));
+  }
+
+  public Vertx vertx() {
+    return vertx;
+  }
+
+  /** The embedded servers, or null when the node uses external ones. */
+  public EmbeddedServers embedded() {
+    return embedded;
+  }
+
+  /**
+   * Undeploys every verticle (the HTTP servers finish in-flight requests first), leaves the
+   * cluster, then stops the embedded servers. Never fails.
+   */
+  public Future<Void> stop() {
+    Future<Void> closed = vertx == null ? Future.succeededFuture() : vertx.close().otherwiseEmpty();
+    return closed.andThen(ignored -> stopServers());
+  }
+
+  private Config startServers(Config config) throws IOException {
+    if (!config.embeddedPostgres() && !config.embeddedRedis()) {
+      return config;
+    }
+    embedded = EmbeddedServers.open(Path.of(config.string(Config.DATA_DIR)));
+    log.info("embedded mode: data kept in {} (set DATABASE_URL and REDIS_URL to use your own servers)",
+      Path.of(config.string(Config.DATA_DIR)).toAbsolutePath().normalize());
+    Config resolved = config;
+    if (config.embeddedPostgres()) {
+      resolved = resolved.with(Config.DATABASE_URL, embedded.startPostgres(config.integer(Config.EMBEDDED_PG_PORT)));
+    }
+    if (config.embeddedRedis()) {
+      resolved = resolved.with(Config.REDIS_URL, embedded.startRedis(config.integer(Config.EMBEDDED_REDIS_PORT)));
+    }
+    embedded.startWatchdog();
+    return resolved;
+  }
+
+  private void stopServers() {
+    if (embedded != null) {
+      embedded.close();
+      embedded = null;
+    }
+  }
+
+  private Future<Vertx> startVertx(Config config) {
+    PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    MicrometerMetricsOptions metrics = new MicrometerMetricsOptions()
+      .setEnabled(true)
+      .setRegistryName(config.string(Config.NODE_NAME))
+      .setJvmMetricsEnabled(true)
+      .setPrometheusOptions(new VertxPrometheusOptions().setEnabled(true))
+      .setLabels(EnumSet.of(Label.HTTP_METHOD, Label.HTTP_CODE, Label.HTTP_ROUTE, Label.EB_ADDRESS,
+        Label.EB_FAILURE, Label.EB_SIDE, Label.POOL_TYPE, Label.POOL_NAME));
+    VertxOptions options = new VertxOptions().setMetricsOptions(metrics);
+    var builder = Vertx.builder().withMetrics(new MicrometerMetricsFactory(registry));
+    if (!config.flag(Config.CLUSTER)) {
+      return Future.succeededFuture(builder.with(options).build());
+    }
+    String host = config.string(Config.CLUSTER_HOST);
+    options.getEventBusOptions().setHost(host).setPort(0);
+    HazelcastClusterManager manager = new HazelcastClusterManager(ClusterSettings.hazelcast(config));
+    long began = System.nanoTime();
+    return builder.with(options).withClusterManager(manager).buildClustered()
+      .onSuccess(v -> log.info("joined the cluster on {} in {} ms ({} member(s))", host,
+        TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - began), manager.getNodes().size()));
+  }
+
+  /** Flyway on a worker thread, before any verticle serves; skipped on nodes without a database role. */
+  private Future<Config> migrate(Config config) {
+    boolean usesDatabase = config.roles().stream().anyMatch(Role::usesDatabase);
+    if (!usesDatabase) {
+      return Future.succeededFuture(config);
+    }
+    return vertx.executeBlocking(() -> Migrations.migrate(config.string(Config.DATABASE_URL)))
+      .map(version -> config.with(Config.SCHEMA_VERSION, version));
+  }
+
+  private Future<Void> deploy(Config config) {
+    JsonObject json = config.json();
+    Set<Role> roles = config.roles();
+    List<Future<String>> deployments = new ArrayList<>();
+    for (Role role : roles) {
+      deployments.add(deploy(role, json));
+    }
+    return Future.all(deployments).mapEmpty();
+  }
+
+  private Future<String> deploy(Role role, JsonObject config) {
+    DeploymentOptions options = new DeploymentOptions().setConfig(config);
+    switch (role) {
+      case HTTP:
+        int instances = config.getInteger(Config.HTTP_INSTANCES);
+        options.setInstances(instances > 0 ? instances : Runtime.getRuntime().availableProcessors());
+        return vertx.deployVerticle(HttpVerticle::new, options);
+      case IDENTITY:
+        return vertx.deployVerticle(IdentityVerticle::new, options);
+      case LEDGER:
+        return vertx.deployVerticle(LedgerVerticle::new, options);
+      case DISPATCH:
+        return vertx.deployVerticle(DispatchVerticle::new, options);
+      case WORKER:
+        options.setThreadingModel(ThreadingModel.WORKER).setInstances(Runtime.getRuntime().availableProcessors());
+        return vertx.deployVerticle(ImageWorkerVerticle::new, options);
+      case JOBS:
+        return vertx.deployVerticle(RetailJobsVerticle::new, options);
+      case CATALOG:
+        return vertx.deployVerticle(CatalogVerticle::new, options);
+      default:
+        throw new IllegalStateException(role.name());
+    }
+  }
+
+  /** host:pid, plus a sequence number when one JVM runs several nodes (tests do). */
+  private static String nodeName() {
+    String host;
+    try {
+      host = InetAddress.getLocalHost().getHostName();
+    } catch (IOException e) {
+      host = "localhost";
+    }
+    int sequence = SEQUENCE.incrementAndGet();
+    return host + ":" + ProcessHandle.current().pid() + (sequence > 1 ? "#" + sequence : "");
+  }
+}

@@ -1,0 +1,306 @@
+package verticles.common;
+
+import io.vertx.core.json.JsonObject;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.net.URI;
+import java.net.URISyntaxException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * The node's settings, read once at start-up: {@code conf/config.json} holds every key and its
+ * default, a {@code .env} file overrides it, the environment overrides both. Every value is
+ * checked here, so the rest of the code reads typed values from {@link #json()} and never
+ * parses a string again. Must not log: logging is configured from these values.
+ */
+public final class Config {
+
+  public static final String HTTP_HOST = "HTTP_HOST";
+  public static final String HTTP_PORT = "HTTP_PORT";
+  public static final String HTTP_INSTANCES = "HTTP_INSTANCES";
+  public static final String ROLES = "ROLES";
+  public static final String DATABASE_URL = "DATABASE_URL";
+  public static final String DB_POOL_SIZE = "DB_POOL_SIZE";
+  public static final String REDIS_URL = "REDIS_URL";
+  public static final String REDIS_POOL_SIZE = "REDIS_POOL_SIZE";
+  public static final String DATA_DIR = "DATA_DIR";
+  public static final String EMBEDDED_PG_PORT = "EMBEDDED_PG_PORT";
+  public static final String EMBEDDED_REDIS_PORT = "EMBEDDED_REDIS_PORT";
+  public static final String CLUSTER = "CLUSTER";
+  public static final String CLUSTER_HOST = "CLUSTER_HOST";
+  public static final String CLUSTER_PORT = "CLUSTER_PORT";
+  public static final String CLUSTER_MEMBERS = "CLUSTER_MEMBERS";
+  public static final String BUS_TIMEOUT_MS = "BUS_TIMEOUT_MS";
+  public static final String HEALTH_TIMEOUT_MS = "HEALTH_TIMEOUT_MS";
+  public static final String SHUTDOWN_GRACE_MS = "SHUTDOWN_GRACE_MS";
+  public static final String LOG_FORMAT = "LOG_FORMAT";
+  public static final String LOG_LEVEL = "LOG_LEVEL";
+  /** Set by the node itself, not read from outside: the schema version it migrated to. */
+  public static final String SCHEMA_VERSION = "SCHEMA_VERSION";
+  /** Set by the node itself, not read from outside: how this node names itself in health and logs. */
+  public static final String NODE_NAME = "NODE_NAME";
+
+  private enum Kind { TEXT, PORT, POSITIVE, COUNT, BOOLEAN, PG_URL, REDIS_URL, ROLES, MEMBERS, LOG_FORMAT, LOG_LEVEL }
+
+  private static final Map<String, Kind> KINDS = Map.ofEntries(
+    Map.entry(HTTP_HOST, Kind.TEXT),
+    Map.entry(HTTP_PORT, Kind.PORT),
+    Map.entry(HTTP_INSTANCES, Kind.COUNT),
+    Map.entry(ROLES, Kind.ROLES),
+    Map.entry(DATABASE_URL, Kind.PG_URL),
+    Map.entry(DB_POOL_SIZE, Kind.POSITIVE),
+    Map.entry(REDIS_URL, Kind.REDIS_URL),
+    Map.entry(REDIS_POOL_SIZE, Kind.POSITIVE),
+    Map.entry(DATA_DIR, Kind.TEXT),
+    Map.entry(EMBEDDED_PG_PORT, Kind.PORT),
+    Map.entry(EMBEDDED_REDIS_PORT, Kind.PORT),
+    Map.entry(CLUSTER, Kind.BOOLEAN),
+    Map.entry(CLUSTER_HOST, Kind.TEXT),
+    Map.entry(CLUSTER_PORT, Kind.PORT),
+    Map.entry(CLUSTER_MEMBERS, Kind.MEMBERS),
+    Map.entry(BUS_TIMEOUT_MS, Kind.POSITIVE),
+    Map.entry(HEALTH_TIMEOUT_MS, Kind.POSITIVE),
+    Map.entry(SHUTDOWN_GRACE_MS, Kind.POSITIVE),
+    Map.entry(LOG_FORMAT, Kind.LOG_FORMAT),
+    Map.entry(LOG_LEVEL, Kind.LOG_LEVEL));
+
+  private final JsonObject values;
+
+  private Config(JsonObject values) {
+    this.values = values;
+  }
+
+  /** Defaults from the packaged conf/config.json, then {@code dotEnv} if it exists, then {@code env}. */
+  public static Config load(Map<String, String> env, Path dotEnv) {
+    return from(packagedDefaults(), readDotEnv(dotEnv), env);
+  }
+
+  /** Applies the overrides in order (later wins) and validates every key. */
+  public static Config from(JsonObject defaults, Map<String, String> dotEnv, Map<String, String> env) {
+    JsonObject values = new JsonObject();
+    for (String key : defaults.fieldNames()) {
+      Kind kind = KINDS.get(key);
+      if (kind == null) {
+        throw new ConfigException(key + " in conf/config.json is not a setting Pulse knows");
+      }
+      String source = "conf/config.json";
+      String raw = String.valueOf(defaults.getValue(key));
+      if (dotEnv.containsKey(key)) {
+        source = ".env";
+        raw = dotEnv.get(key);
+      }
+      if (env.containsKey(key)) {
+        source = "the environment";
+        raw = env.get(key);
+      }
+      values.put(key, parse(key, kind, raw.trim(), source));
+    }
+    return new Config(values);
+  }
+
+  public JsonObject json() {
+    return values.copy();
+  }
+
+  public String string(String key) {
+    return values.getString(key);
+  }
+
+  public int integer(String key) {
+    return values.getInteger(key);
+  }
+
+  public boolean flag(String key) {
+    return values.getBoolean(key);
+  }
+
+  public Set<Role> roles() {
+    return Role.parse(values.getString(ROLES));
+  }
+
+  /** True when the node must start its own PostgreSQL (no DATABASE_URL). */
+  public boolean embeddedPostgres() {
+    return values.getString(DATABASE_URL).isEmpty();
+  }
+
+  /** True when the node must start its own Redis (no REDIS_URL). */
+  public boolean embeddedRedis() {
+    return values.getString(REDIS_URL).isEmpty();
+  }
+
+  /** A copy with some keys replaced by already-typed values (used for resolved server URLs). */
+  public Config with(String key, Object value) {
+    JsonObject copy = values.copy();
+    copy.put(key, value);
+    return new Config(copy);
+  }
+
+  private static Object parse(String key, Kind kind, String raw, String source) {
+    switch (kind) {
+      case TEXT:
+        return raw;
+      case PORT:
+        return number(key, raw, source, 1, 65535, "a port number (1-65535)");
+      case POSITIVE:
+        return number(key, raw, source, 1, Integer.MAX_VALUE, "a whole number above 0");
+      case COUNT:
+        return number(key, raw, source, 0, 1024, "a whole number from 0 to 1024");
+      case BOOLEAN:
+        switch (raw.toLowerCase(Locale.ROOT)) {
+          case "true": case "1": case "yes": case "on": return true;
+          case "false": case "0": case "no": case "off": case "": return false;
+          default: throw invalid(key, raw, source, "true or false");
+        }
+      case PG_URL:
+        return url(key, raw, source, Set.of("postgres", "postgresql"), "a postgresql://user:password@host:port/database URL");
+      case REDIS_URL:
+        return url(key, raw, source, Set.of("redis", "rediss"), "a redis://[:password@]host:port[/db] URL");
+      case ROLES:
+        try {
+          Role.parse(raw);
+          return raw;
+        } catch (IllegalArgumentException e) {
+          throw invalid(key, raw, source, e.getMessage());
+        }
+      case MEMBERS:
+        for (String member : list(raw)) {
+          int colon = member.lastIndexOf(':');
+          if (colon == 0 || colon == member.length() - 1) {
+            throw invalid(key, raw, source, "a comma list of host or host:port");
+          }
+          if (colon > 0) {
+            number(key, member.substring(colon + 1), source, 1, 65535, "a comma list of host or host:port");
+          }
+        }
+        return raw;
+      case LOG_FORMAT:
+        return oneOf(key, raw, source, List.of("json", "text"));
+      case LOG_LEVEL:
+        return oneOf(key, raw.toUpperCase(Locale.ROOT), source, List.of("TRACE", "DEBUG", "INFO", "WARN", "ERROR"));
+      default:
+        throw new IllegalStateException(kind.name());
+    }
+  }
+
+  /** Splits a comma list, dropping blanks. */
+  public static List<String> list(String raw) {
+    List<String> items = new ArrayList<>();
+    for (String item : raw.split(",")) {
+      if (!item.isBlank()) {
+        items.add(item.trim());
+      }
+    }
+    return items;
+  }
+
+  private static int number(String key, String raw, String source, int min, int max, String expected) {
+    try {
+      int value = Integer.parseInt(raw);
+      if (value >= min && value <= max) {
+        return value;
+      }
+    } catch (NumberFormatException ignored) {
+      // reported below
+    }
+    throw invalid(key, raw, source, expected);
+  }
+
+  private static String url(String key, String raw, String source, Set<String> schemes, String expected) {
+    if (raw.isEmpty()) {
+      return raw;
+    }
+    try {
+      URI uri = new URI(raw);
+      if (uri.getScheme() != null && schemes.contains(uri.getScheme()) && uri.getHost() != null) {
+        return raw;
+      }
+    } catch (URISyntaxException ignored) {
+      // reported below
+    }
+    throw invalid(key, redact(raw), source, expected);
+  }
+
+  private static String oneOf(String key, String raw, String source, List<String> allowed) {
+    String value = raw.toLowerCase(Locale.ROOT);
+    for (String candidate : allowed) {
+      if (candidate.equalsIgnoreCase(value)) {
+        return candidate;
+      }
+    }
+    throw invalid(key, raw, source, "one of " + String.join(", ", allowed));
+  }
+
+  /** URLs may carry a password: never echo what follows the scheme's user part. */
+  private static String redact(String raw) {
+    int at = raw.lastIndexOf('@');
+    int scheme = raw.indexOf("://");
+    return at > 0 && scheme > 0 && at > scheme ? raw.substring(0, scheme + 3) + "***" + raw.substring(at) : raw;
+  }
+
+  private static ConfigException invalid(String key, String raw, String source, String expected) {
+    return new ConfigException(key + " (from " + source + ") is '" + raw + "', expected " + expected);
+  }
+
+  private static JsonObject packagedDefaults() {
+    try (InputStream in = Config.class.getResourceAsStream("/conf/config.json")) {
+      if (in == null) {
+        throw new ConfigException("conf/config.json is missing from the classpath");
+      }
+      return new JsonObject(new String(in.readAllBytes(), StandardCharsets.UTF_8));
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  /** KEY=VALUE lines; blank lines, # comments, an {@code export } prefix and quotes are allowed. */
+  static Map<String, String> readDotEnv(Path file) {
+    Map<String, String> values = new LinkedHashMap<>();
+    if (!Files.isRegularFile(file)) {
+      return values;
+    }
+    List<String> lines;
+    try {
+      lines = Files.readAllLines(file, StandardCharsets.UTF_8);
+    } catch (IOException e) {
+      throw new ConfigException(file + " cannot be read: " + e.getMessage());
+    }
+    int number = 0;
+    for (String line : lines) {
+      number++;
+      String text = line.strip();
+      if (text.isEmpty() || text.startsWith("#")) {
+        continue;
+      }
+      if (text.startsWith("export ")) {
+        text = text.substring("export ".length()).strip();
+      }
+      int eq = text.indexOf('=');
+      if (eq <= 0) {
+        throw new ConfigException(file + " line " + number + " is not KEY=VALUE");
+      }
+      String value = text.substring(eq + 1).strip();
+      if (value.length() >= 2 && (value.startsWith("\"") && value.endsWith("\"") || value.startsWith("'") && value.endsWith("'"))) {
+        value = value.substring(1, value.length() - 1);
+      }
+      values.put(text.substring(0, eq).strip(), value);
+    }
+    return values;
+  }
+
+  /** A setting that stops the start: its message is one line naming the key. */
+  public static final class ConfigException extends RuntimeException {
+    public ConfigException(String message) {
+      super(message, null, false, false);
+    }
+  }
+}
