@@ -1,0 +1,114 @@
+package verticles.common;
+
+import io.vertx.core.json.JsonObject;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.EnumSet;
+import java.util.Map;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class ConfigTest {
+
+  @Test
+  void defaultsComeFromConfJson() {
+    Config config = Config.load(Map.of(), Path.of("no-such.env"));
+    assertEquals(8080, config.integer(Config.HTTP_PORT));
+    assertEquals("json", config.string(Config.LOG_FORMAT));
+    assertFalse(config.flag(Config.CLUSTER));
+    assertEquals(EnumSet.allOf(Role.class), config.roles());
+    assertTrue(config.embeddedPostgres(), "no DATABASE_URL means embedded PostgreSQL");
+  }
+
+  @Test
+  void dotEnvOverridesDefaultsAndEnvironmentOverridesBoth(@TempDir Path dir) throws IOException {
+    Path dotEnv = dir.resolve(".env");
+    Files.writeString(dotEnv, String.join("\n",
+      "# a comment",
+      "export HTTP_PORT=9000",
+      "LOG_FORMAT=\"text\"",
+      "CLUSTER_MEMBERS='10.0.0.1:5701,10.0.0.2'",
+      "",
+      "ROLES=http,ledger"));
+
+    Config config = Config.load(Map.of("HTTP_PORT", "9100", "PATH", "/usr/bin"), dotEnv);
+
+    assertEquals(9100, config.integer(Config.HTTP_PORT), "the environment beats .env");
+    assertEquals("text", config.string(Config.LOG_FORMAT), ".env beats conf/config.json");
+    assertEquals("10.0.0.1:5701,10.0.0.2", config.string(Config.CLUSTER_MEMBERS));
+    assertEquals(EnumSet.of(Role.HTTP, Role.LEDGER), config.roles());
+    assertEquals(16, config.integer(Config.DB_POOL_SIZE), "untouched keys keep their defaults");
+  }
+
+  @ParameterizedTest(name = "{0}={1} is refused")
+  @CsvSource(delimiter = '|', value = {
+    "HTTP_PORT|abc",
+    "HTTP_PORT|0",
+    "HTTP_PORT|70000",
+    "HTTP_INSTANCES|-1",
+    "DB_POOL_SIZE|0",
+    "DATABASE_URL|not a url",
+    "DATABASE_URL|mysql://db:3306/pulse",
+    "DATABASE_URL|postgresql:///no-host",
+    "REDIS_URL|localhost:6379",
+    "CLUSTER|maybe",
+    "CLUSTER_PORT|five",
+    "CLUSTER_MEMBERS|10.0.0.1:notaport",
+    "CLUSTER_MEMBERS|:5701",
+    "ROLES|http,billing",
+    "LOG_FORMAT|xml",
+    "LOG_LEVEL|LOUD",
+    "BUS_TIMEOUT_MS|soon",
+  })
+  void aBadValueIsRefusedWithOneLineNamingTheKey(String key, String value) {
+    Config.ConfigException error = assertThrows(Config.ConfigException.class,
+      () -> Config.load(Map.of(key, value), Path.of("no-such.env")));
+    assertTrue(error.getMessage().startsWith(key + " (from the environment)"), error.getMessage());
+    assertFalse(error.getMessage().contains("\n"), "one line");
+    assertEquals(0, error.getStackTrace().length, "nothing to print but the message");
+  }
+
+  @Test
+  void aBadUrlIsReportedWithoutItsPassword() {
+    Config.ConfigException error = assertThrows(Config.ConfigException.class,
+      () -> Config.load(Map.of("DATABASE_URL", "mysql://admin:hunter2@db:3306/x"), Path.of("no-such.env")));
+    assertFalse(error.getMessage().contains("hunter2"), error.getMessage());
+    assertTrue(error.getMessage().contains("DATABASE_URL"));
+  }
+
+  @Test
+  void aMalformedDotEnvLineNamesTheLine(@TempDir Path dir) throws IOException {
+    Path dotEnv = dir.resolve(".env");
+    Files.writeString(dotEnv, "HTTP_PORT=9000\njust some words\n");
+    Config.ConfigException error = assertThrows(Config.ConfigException.class, () -> Config.load(Map.of(), dotEnv));
+    assertTrue(error.getMessage().contains("line 2"), error.getMessage());
+  }
+
+  @Test
+  void anUnknownKeyInTheDefaultsIsRefused() {
+    JsonObject defaults = new JsonObject().put("HTTP_PORTT", 8080);
+    assertThrows(Config.ConfigException.class, () -> Config.from(defaults, Map.of(), Map.of()));
+  }
+
+  @Test
+  void urlsAndFlagsAreAcceptedInTheirUsualSpellings() {
+    Config config = Config.load(Map.of(
+      "DATABASE_URL", "postgres://pulse:secret@db.internal:5432/pulse",
+      "REDIS_URL", "rediss://:pw@cache:6380/2",
+      "CLUSTER", "yes",
+      "LOG_LEVEL", "debug"), Path.of("no-such.env"));
+    assertFalse(config.embeddedPostgres());
+    assertFalse(config.embeddedRedis());
+    assertTrue(config.flag(Config.CLUSTER));
+    assertEquals("DEBUG", config.string(Config.LOG_LEVEL));
+  }
+}

@@ -1,0 +1,111 @@
+package verticles.support;
+
+import verticles.common.Config;
+import verticles.common.EmbeddedServers;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.UUID;
+
+/**
+ * The real PostgreSQL and Redis the tests run against, started once per test JVM: the
+ * servers named by TEST_DATABASE_URL / TEST_REDIS_URL when set, embedded ones otherwise.
+ */
+public final class TestServers {
+
+  private static String databaseUrl;
+  private static String redisUrl;
+
+  private TestServers() {
+  }
+
+  public static synchronized String databaseUrl() {
+    start();
+    return databaseUrl;
+  }
+
+  public static synchronized String redisUrl() {
+    start();
+    return redisUrl;
+  }
+
+  /** A new, empty database on the test server; its URL. */
+  public static String freshDatabase() {
+    String name = "pulse_" + UUID.randomUUID().toString().replace("-", "").substring(0, 12);
+    try (Connection connection = jdbc(databaseUrl()); Statement statement = connection.createStatement()) {
+      statement.execute("CREATE DATABASE " + name);
+    } catch (SQLException e) {
+      throw new IllegalStateException(e);
+    }
+    String url = databaseUrl();
+    return url.substring(0, url.lastIndexOf('/') + 1) + name;
+  }
+
+  /** A JDBC connection to a postgresql:// URL (tests only; the application uses the reactive client). */
+  public static Connection jdbc(String url) throws SQLException {
+    java.net.URI uri = java.net.URI.create(url);
+    String userInfo = uri.getUserInfo() == null ? "postgres" : uri.getUserInfo();
+    String user = userInfo.contains(":") ? userInfo.substring(0, userInfo.indexOf(':')) : userInfo;
+    String password = userInfo.contains(":") ? userInfo.substring(userInfo.indexOf(':') + 1) : "";
+    return DriverManager.getConnection("jdbc:postgresql://" + uri.getHost() + ":" + uri.getPort() + uri.getPath(), user, password);
+  }
+
+  /**
+   * Settings for a node under test: the test servers, loopback only, a free HTTP port, then
+   * {@code overrides} (as environment variables would give them).
+   */
+  public static Config config(Map<String, String> overrides) {
+    Map<String, String> env = new HashMap<>();
+    env.put(Config.DATABASE_URL, databaseUrl());
+    env.put(Config.REDIS_URL, redisUrl());
+    env.put(Config.HTTP_HOST, "127.0.0.1");
+    env.put(Config.HTTP_PORT, String.valueOf(freePort()));
+    env.put(Config.HTTP_INSTANCES, "2");
+    env.put(Config.CLUSTER_HOST, "127.0.0.1");
+    env.putAll(overrides);
+    return Config.load(env, Path.of("no-such-file.env"));
+  }
+
+  public static int freePort() {
+    try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+      return socket.getLocalPort();
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  private static void start() {
+    if (databaseUrl != null) {
+      return;
+    }
+    String externalDb = System.getenv("TEST_DATABASE_URL");
+    String externalRedis = System.getenv("TEST_REDIS_URL");
+    EmbeddedServers embedded = null;
+    try {
+      if (isBlank(externalDb) || isBlank(externalRedis)) {
+        Path dir = Files.createTempDirectory("pulse-test-servers");
+        embedded = EmbeddedServers.open(dir);
+        Runtime.getRuntime().addShutdownHook(new Thread(embedded::close));
+        embedded.startWatchdog();
+      }
+      databaseUrl = isBlank(externalDb) ? embedded.startPostgres(0) : externalDb;
+      redisUrl = isBlank(externalRedis) ? embedded.startRedis(0) : externalRedis;
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  private static boolean isBlank(String value) {
+    return value == null || value.isBlank();
+  }
+}
