@@ -101,18 +101,22 @@ public final class Node {
     return closed.andThen(ignored -> stopServers());
   }
 
+  /** Starts embedded servers for what the node's roles need and no URL provides. */
   private Config startServers(Config config) throws IOException {
-    if (!config.embeddedPostgres() && !config.embeddedRedis()) {
+    boolean needsPostgres = config.embeddedPostgres() && config.roles().stream().anyMatch(Role::usesDatabase);
+    boolean needsRedis = config.embeddedRedis() && config.roles().stream().anyMatch(Role::usesRedis);
+    if (!needsPostgres && !needsRedis) {
       return config;
     }
-    embedded = EmbeddedServers.open(Path.of(config.string(Config.DATA_DIR)));
+    Path dataDir = Path.of(config.string(Config.DATA_DIR));
+    embedded = EmbeddedServers.open(dataDir);
     log.info("embedded mode: data kept in {} (set DATABASE_URL and REDIS_URL to use your own servers)",
-      Path.of(config.string(Config.DATA_DIR)).toAbsolutePath().normalize());
+      dataDir.toAbsolutePath().normalize());
     Config resolved = config;
-    if (config.embeddedPostgres()) {
+    if (needsPostgres) {
       resolved = resolved.with(Config.DATABASE_URL, embedded.startPostgres(config.integer(Config.EMBEDDED_PG_PORT)));
     }
-    if (config.embeddedRedis()) {
+    if (needsRedis) {
       resolved = resolved.with(Config.REDIS_URL, embedded.startRedis(config.integer(Config.EMBEDDED_REDIS_PORT)));
     }
     embedded.startWatchdog();

@@ -117,12 +117,24 @@ public final class EmbeddedServers implements AutoCloseable {
     startRedis(redisPort);
   }
 
-  /** Watches this JVM from outside; when it is gone, stops whatever servers it left running. */
+  /**
+   * Watches this JVM from outside; when it is gone, stops the servers it started. The pids are
+   * taken now (the data directory may be gone by then) and checked against the command line
+   * before the kill, so a reused pid is left alone.
+   */
   public void startWatchdog() throws IOException {
-    String script = "while kill -0 " + ProcessHandle.current().pid() + " 2>/dev/null; do sleep 1; done; "
-      + "kill -INT $(head -n 1 '" + dataDir.resolve("postgres/postmaster.pid") + "' 2>/dev/null) 2>/dev/null; "
-      + "kill $(cat '" + dataDir.resolve("redis/redis.pid") + "' 2>/dev/null) 2>/dev/null; exit 0";
-    watchdog = new ProcessBuilder("sh", "-c", script)
+    // stop PID NAME SIGNAL: signal it if it is still that program; after 10 s, SIGKILL.
+    StringBuilder script = new StringBuilder("alive() { grep -q \"$2\" /proc/$1/cmdline 2>/dev/null; }; "
+      + "stop() { alive $1 $2 || return 0; kill -$3 $1; i=0; "
+      + "while [ $i -lt 10 ] && alive $1 $2; do sleep 1; i=$((i+1)); done; alive $1 $2 && kill -9 $1; return 0; }; "
+      + "while kill -0 " + ProcessHandle.current().pid() + " 2>/dev/null; do sleep 1; done; ");
+    if (postgres != null) {
+      readPid(dataDir.resolve("postgres/postmaster.pid")).ifPresent(pid -> script.append("stop " + pid + " postgres INT; "));
+    }
+    if (redis != null) {
+      readPid(dataDir.resolve("redis/redis.pid")).ifPresent(pid -> script.append("stop " + pid + " redis-server TERM; "));
+    }
+    watchdog = new ProcessBuilder("sh", "-c", script + "exit 0")
       .redirectOutput(ProcessBuilder.Redirect.DISCARD)
       .redirectError(ProcessBuilder.Redirect.DISCARD)
       .start();

@@ -30,6 +30,11 @@ public enum Role {
     return this != HTTP && this != WORKER;
   }
 
+  /** Whether this role keeps state in Redis (caches, the task backlog). */
+  public boolean usesRedis() {
+    return this == LEDGER || this == DISPATCH || this == CATALOG;
+  }
+
   /** "all" or a comma list of role ids. */
   public static Set<Role> parse(String text) {
     if (text.isBlank() || text.trim().equalsIgnoreCase("all")) {

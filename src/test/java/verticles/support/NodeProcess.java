@@ -36,6 +36,12 @@ public final class NodeProcess implements AutoCloseable {
       Path output = Files.createTempFile(workDir, "node", ".log");
       String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
       ProcessBuilder builder = new ProcessBuilder(java, "-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
+        // The production logging setup, not the tests' logback-test.xml; the jar's manifest opens these too.
+        "-Dlogback.configurationFile=logback.xml",
+        "--add-opens", "java.base/java.lang=ALL-UNNAMED", "--add-opens", "java.base/sun.nio.ch=ALL-UNNAMED",
+        "--add-opens", "java.management/sun.management=ALL-UNNAMED",
+        "--add-opens", "jdk.management/com.sun.management.internal=ALL-UNNAMED",
+        "--add-exports", "java.base/jdk.internal.ref=ALL-UNNAMED",
         "-cp", System.getProperty("java.class.path"), "verticles.Main")
         .directory(workDir.toFile())
         .redirectErrorStream(true)
@@ -45,10 +51,17 @@ public final class NodeProcess implements AutoCloseable {
       builder.environment().put("CLUSTER_HOST", "127.0.0.1");
       builder.environment().putIfAbsent("HTTP_PORT", String.valueOf(TestServers.freePort()));
       builder.environment().putAll(env);
-      int port = Integer.parseInt(builder.environment().get("HTTP_PORT"));
-      return new NodeProcess(builder.start(), output, port);
+      return new NodeProcess(builder.start(), output, parsePort(builder.environment().get("HTTP_PORT")));
     } catch (IOException e) {
       throw new UncheckedIOException(e);
+    }
+  }
+
+  private static int parsePort(String text) {
+    try {
+      return Integer.parseInt(text);
+    } catch (NumberFormatException e) {
+      return -1; // a test of bad settings: the node will refuse it
     }
   }
 
@@ -114,10 +127,21 @@ public final class NodeProcess implements AutoCloseable {
     return process.descendants().collect(Collectors.toList());
   }
 
-  /** Kills the JVM outright; its watchdog then stops any embedded servers it left. */
+  /**
+   * Kills the JVM outright and waits for its watchdog to stop the embedded servers it left
+   * (before the test's directory is deleted under them).
+   */
   @Override
   public void close() {
+    List<ProcessHandle> left = children();
     process.destroyForcibly();
+    for (ProcessHandle child : left) {
+      try {
+        child.onExit().get(10, TimeUnit.SECONDS);
+      } catch (Exception e) {
+        child.destroyForcibly();
+      }
+    }
   }
 
   public static void sleep(long millis) {
