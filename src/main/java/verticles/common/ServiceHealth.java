@@ -6,7 +6,7 @@ import io.vertx.core.internal.VertxInternal;
 import io.vertx.core.json.JsonObject;
 import io.vertx.redis.client.RedisAPI;
 import io.vertx.sqlclient.Pool;
-import io.vertx.sqlclient.Row;
+import org.flywaydb.core.api.MigrationVersion;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -43,14 +43,19 @@ public final class ServiceHealth {
     }
   }
 
-  /** PostgreSQL answers and holds the schema version this node migrated to. */
+  /**
+   * PostgreSQL answers and holds at least the schema version this node migrated to (a newer
+   * node may have migrated further during a rolling upgrade; that is fine).
+   */
   public ServiceHealth postgres(Pool pool) {
-    String expected = config.getString(Config.SCHEMA_VERSION);
+    String needed = config.getString(Config.SCHEMA_VERSION);
     checks.put("postgres", () -> pool.query(LAST_MIGRATION).execute().compose(rows -> {
       String found = rows.size() == 0 ? null : rows.iterator().next().getString("version");
-      return expected == null || expected.equals(found)
+      boolean recentEnough = needed == null
+        || found != null && MigrationVersion.fromVersion(found).isAtLeast(needed);
+      return recentEnough
         ? Future.succeededFuture()
-        : Future.failedFuture("schema at version " + found + ", expected " + expected);
+        : Future.failedFuture("schema at version " + found + ", this node needs " + needed);
     }));
     return this;
   }
