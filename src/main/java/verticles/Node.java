@@ -29,6 +29,10 @@ import verticles.tasks.DispatchVerticle;
 
 import java.io.IOException;
 import java.net.InetAddress;
+import java.nio.file.Files;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.security.SecureRandom;
+import java.util.Base64;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.EnumSet;
@@ -63,7 +67,7 @@ public final class Node {
     Node node = new Node(config);
     Config resolved;
     try {
-      resolved = node.startServers(config.with(Config.NODE_NAME, nodeName()));
+      resolved = withDevelopmentSecret(node.startServers(config.with(Config.NODE_NAME, nodeName())));
     } catch (IOException | RuntimeException e) {
       node.stopServers();
       return Future.failedFuture(e);
@@ -121,6 +125,31 @@ public final class Node {
     }
     embedded.startWatchdog();
     return resolved;
+  }
+
+  /**
+   * Zero-setup mode only (Config refuses a missing JWT_SECRET otherwise): a random secret kept
+   * in DATA_DIR, so tokens survive restarts; said loudly, since other nodes cannot verify them.
+   */
+  private static Config withDevelopmentSecret(Config config) throws IOException {
+    if (!config.string(Config.JWT_SECRET).isEmpty() || !"HS256".equals(config.string(Config.JWT_ALGORITHM))) {
+      return config;
+    }
+    Path file = Path.of(config.string(Config.DATA_DIR)).resolve("jwt-secret");
+    if (!Files.exists(file)) {
+      byte[] secret = new byte[48];
+      new SecureRandom().nextBytes(secret);
+      Files.createDirectories(file.getParent());
+      Files.writeString(file, Base64.getEncoder().encodeToString(secret));
+      try {
+        Files.setPosixFilePermissions(file, PosixFilePermissions.fromString("rw-------"));
+      } catch (UnsupportedOperationException ignored) {
+        // not a POSIX file system
+      }
+    }
+    log.warn("JWT_SECRET is not set: using a development secret kept in {}. Set JWT_SECRET (32+ bytes) "
+      + "in production and on every node of a cluster", file.toAbsolutePath().normalize());
+    return config.with(Config.JWT_SECRET, Files.readString(file).trim());
   }
 
   private void stopServers() {

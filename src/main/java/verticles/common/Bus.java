@@ -24,10 +24,15 @@ public final class Bus {
     if (requestId != null) {
       options.addHeader(RequestContext.REQUEST_ID_HEADER, requestId);
     }
+    Caller caller = RequestContext.caller();
+    if (caller != null) {
+      options.addHeader(RequestContext.USER_ID_HEADER, String.valueOf(caller.userId));
+      options.addHeader(RequestContext.ROLES_HEADER, caller.role);
+    }
     return vertx.eventBus().request(address, body, options);
   }
 
-  /** Consumes {@code address}; the handler runs with the sender's request id bound. */
+  /** Consumes {@code address}; the handler runs with the sender's request id and caller bound. */
   public static <T> MessageConsumer<T> consume(Vertx vertx, String address, Handler<Message<T>> handler) {
     return vertx.eventBus().consumer(address, message -> {
       ContextInternal context = (ContextInternal) vertx.getOrCreateContext();
@@ -42,6 +47,7 @@ public final class Bus {
 
   private static <T> void handleWithRequestId(Message<T> message, Handler<Message<T>> handler) {
     RequestContext.bindRequestId(RequestContext.acceptOrCreate(message.headers().get(RequestContext.REQUEST_ID_HEADER)));
+    RequestContext.bindCaller(Caller.from(message.headers()));
     handler.handle(message);
   }
 }

@@ -45,12 +45,29 @@ public final class Config {
   public static final String SHUTDOWN_GRACE_MS = "SHUTDOWN_GRACE_MS";
   public static final String LOG_FORMAT = "LOG_FORMAT";
   public static final String LOG_LEVEL = "LOG_LEVEL";
+  public static final String BODY_LIMIT_BYTES = "BODY_LIMIT_BYTES";
+  public static final String CORS_ORIGINS = "CORS_ORIGINS";
+  public static final String RATE_LIMIT_AUTH_PER_MINUTE = "RATE_LIMIT_AUTH_PER_MINUTE";
+  public static final String RATE_LIMIT_USER_PER_MINUTE = "RATE_LIMIT_USER_PER_MINUTE";
+  public static final String JWT_ALGORITHM = "JWT_ALGORITHM";
+  public static final String JWT_SECRET = "JWT_SECRET";
+  public static final String JWT_PRIVATE_KEY_FILE = "JWT_PRIVATE_KEY_FILE";
+  public static final String JWT_PUBLIC_KEY_FILE = "JWT_PUBLIC_KEY_FILE";
+  public static final String JWT_ISSUER = "JWT_ISSUER";
+  public static final String JWT_AUDIENCE = "JWT_AUDIENCE";
+  public static final String JWT_TTL_SECONDS = "JWT_TTL_SECONDS";
+  public static final String PASSWORD_HASH_THREADS = "PASSWORD_HASH_THREADS";
+  public static final String ADMIN_USERNAME = "ADMIN_USERNAME";
+  public static final String ADMIN_PASSWORD = "ADMIN_PASSWORD";
+  public static final String ADMIN_EMAIL = "ADMIN_EMAIL";
+  /** JWT secrets shorter than this many bytes are refused (HS256 wants at least 256 bits). */
+  public static final int MIN_SECRET_BYTES = 32;
   /** Set by the node itself, not read from outside: the schema version it migrated to. */
   public static final String SCHEMA_VERSION = "SCHEMA_VERSION";
   /** Set by the node itself, not read from outside: how this node names itself in health and logs. */
   public static final String NODE_NAME = "NODE_NAME";
 
-  private enum Kind { TEXT, PORT, POSITIVE, COUNT, BOOLEAN, PG_URL, REDIS_URL, ROLES, MEMBERS, LOG_FORMAT, LOG_LEVEL }
+  private enum Kind { TEXT, SECRET, PORT, POSITIVE, COUNT, BOOLEAN, PG_URL, REDIS_URL, ROLES, MEMBERS, LOG_FORMAT, LOG_LEVEL, JWT_ALGORITHM }
 
   private static final Map<String, Kind> KINDS = Map.ofEntries(
     Map.entry(HTTP_HOST, Kind.TEXT),
@@ -72,7 +89,22 @@ public final class Config {
     Map.entry(HEALTH_TIMEOUT_MS, Kind.POSITIVE),
     Map.entry(SHUTDOWN_GRACE_MS, Kind.POSITIVE),
     Map.entry(LOG_FORMAT, Kind.LOG_FORMAT),
-    Map.entry(LOG_LEVEL, Kind.LOG_LEVEL));
+    Map.entry(LOG_LEVEL, Kind.LOG_LEVEL),
+    Map.entry(BODY_LIMIT_BYTES, Kind.POSITIVE),
+    Map.entry(CORS_ORIGINS, Kind.TEXT),
+    Map.entry(RATE_LIMIT_AUTH_PER_MINUTE, Kind.POSITIVE),
+    Map.entry(RATE_LIMIT_USER_PER_MINUTE, Kind.POSITIVE),
+    Map.entry(JWT_ALGORITHM, Kind.JWT_ALGORITHM),
+    Map.entry(JWT_SECRET, Kind.SECRET),
+    Map.entry(JWT_PRIVATE_KEY_FILE, Kind.TEXT),
+    Map.entry(JWT_PUBLIC_KEY_FILE, Kind.TEXT),
+    Map.entry(JWT_ISSUER, Kind.TEXT),
+    Map.entry(JWT_AUDIENCE, Kind.TEXT),
+    Map.entry(JWT_TTL_SECONDS, Kind.POSITIVE),
+    Map.entry(PASSWORD_HASH_THREADS, Kind.COUNT),
+    Map.entry(ADMIN_USERNAME, Kind.TEXT),
+    Map.entry(ADMIN_PASSWORD, Kind.SECRET),
+    Map.entry(ADMIN_EMAIL, Kind.TEXT));
 
   private final JsonObject values;
 
@@ -103,9 +135,37 @@ public final class Config {
         source = "the environment";
         raw = env.get(key);
       }
-      values.put(key, parse(key, kind, raw.trim(), source));
+      values.put(key, parse(key, kind, kind == Kind.SECRET ? raw : raw.trim(), source));
     }
+    checkJwt(values);
     return new Config(values);
+  }
+
+  /**
+   * A token key is never defaulted: HS256 needs JWT_SECRET of 32+ bytes, except in zero-setup
+   * mode (no DATABASE_URL), where the node makes a development secret and says so;
+   * RS256/ES256 need the PEM files.
+   */
+  private static void checkJwt(JsonObject values) {
+    String secret = values.getString(JWT_SECRET, "");
+    if ("HS256".equals(values.getString(JWT_ALGORITHM))) {
+      if (!secret.isEmpty() && secret.getBytes(StandardCharsets.UTF_8).length < MIN_SECRET_BYTES) {
+        throw new ConfigException(JWT_SECRET + " is " + secret.getBytes(StandardCharsets.UTF_8).length
+          + " bytes, expected at least " + MIN_SECRET_BYTES);
+      }
+      if (secret.isEmpty() && !values.getString(DATABASE_URL, "").isEmpty()) {
+        throw new ConfigException(JWT_SECRET + " is not set, expected a secret of at least " + MIN_SECRET_BYTES
+          + " bytes (only zero-setup mode, without DATABASE_URL, makes one up)");
+      }
+    } else {
+      for (String file : List.of(JWT_PUBLIC_KEY_FILE, JWT_PRIVATE_KEY_FILE)) {
+        String path = values.getString(file, "");
+        if (path.isEmpty() || !Files.isReadable(Path.of(path))) {
+          throw new ConfigException(file + " is '" + path + "', expected a readable PEM file for "
+            + values.getString(JWT_ALGORITHM));
+        }
+      }
+    }
   }
 
   public JsonObject json() {
@@ -148,6 +208,7 @@ public final class Config {
   private static Object parse(String key, Kind kind, String raw, String source) {
     switch (kind) {
       case TEXT:
+      case SECRET:
         return raw;
       case PORT:
         return number(key, raw, source, 1, 65535, "a port number (1-65535)");
@@ -187,6 +248,8 @@ public final class Config {
         return oneOf(key, raw, source, List.of("json", "text"));
       case LOG_LEVEL:
         return oneOf(key, raw.toUpperCase(Locale.ROOT), source, List.of("TRACE", "DEBUG", "INFO", "WARN", "ERROR"));
+      case JWT_ALGORITHM:
+        return oneOf(key, raw.toUpperCase(Locale.ROOT), source, List.of("HS256", "RS256", "ES256"));
       default:
         throw new IllegalStateException(kind.name());
     }

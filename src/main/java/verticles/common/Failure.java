@@ -2,6 +2,7 @@ package verticles.common;
 
 import io.vertx.core.eventbus.ReplyException;
 import io.vertx.core.eventbus.ReplyFailure;
+import io.vertx.core.json.JsonObject;
 
 /**
  * The failures a bus reply can carry, each with the one HTTP status it becomes and whether
@@ -30,6 +31,14 @@ public enum Failure {
   /** The exception to fail a reply with. */
   public ReplyException exception(String message) {
     return new ReplyException(ReplyFailure.RECIPIENT_FAILURE, code, message);
+  }
+
+  /**
+   * A validation failure naming one field; the message is JSON
+   * ({@code {"field":..., "message":...}}) so the HTTP edge can list it in the problem's errors.
+   */
+  public static ReplyException invalid(String field, String message) {
+    return VALIDATION.exception(new JsonObject().put("field", field).put("message", message).encode());
   }
 
   /**

@@ -15,19 +15,23 @@ import java.util.UUID;
 public final class RequestContext {
 
   public static final String REQUEST_ID_HEADER = "x-request-id";
+  public static final String USER_ID_HEADER = "x-user-id";
+  public static final String ROLES_HEADER = "x-roles";
 
   private static final String REQUEST_ID_KEY = "pulse.request-id";
+  private static final String CALLER_KEY = "pulse.caller";
 
   private RequestContext() {
   }
 
   /** The current request id, or null outside a request. */
   public static String requestId() {
-    Context context = Vertx.currentContext();
-    if (!(context instanceof ContextInternal) || !((ContextInternal) context).isDuplicate()) {
-      return null;
-    }
-    return ((ContextInternal) context).getLocal(REQUEST_ID_KEY);
+    return get(REQUEST_ID_KEY);
+  }
+
+  /** Who the current request is for, or null when it is anonymous. */
+  public static Caller caller() {
+    return get(CALLER_KEY);
   }
 
   /**
@@ -35,9 +39,29 @@ public final class RequestContext {
    * data put there would leak into every later request on that event loop.
    */
   public static void bindRequestId(String requestId) {
+    put(REQUEST_ID_KEY, requestId);
+  }
+
+  public static void bindCaller(Caller caller) {
+    put(CALLER_KEY, caller);
+  }
+
+  private static <T> T get(String key) {
+    Context context = Vertx.currentContext();
+    if (!(context instanceof ContextInternal) || !((ContextInternal) context).isDuplicate()) {
+      return null;
+    }
+    return ((ContextInternal) context).getLocal(key);
+  }
+
+  private static void put(String key, Object value) {
     Context context = Vertx.currentContext();
     if (context instanceof ContextInternal && ((ContextInternal) context).isDuplicate()) {
-      ((ContextInternal) context).putLocal(REQUEST_ID_KEY, requestId);
+      if (value == null) {
+        ((ContextInternal) context).removeLocal(key);
+      } else {
+        ((ContextInternal) context).putLocal(key, value);
+      }
     }
   }
 

@@ -30,9 +30,9 @@ public enum Role {
     return this != HTTP && this != WORKER;
   }
 
-  /** Whether this role keeps state in Redis (caches, the task backlog). */
+  /** Whether this role keeps state in Redis (rate limits, caches, the task backlog). */
   public boolean usesRedis() {
-    return this == LEDGER || this == DISPATCH || this == CATALOG;
+    return this == HTTP || this == LEDGER || this == DISPATCH || this == CATALOG;
   }
 
   /** "all" or a comma list of role ids. */

@@ -2,22 +2,30 @@ package verticles.http;
 
 import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
+import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.HttpServer;
 import io.vertx.core.http.HttpServerOptions;
 import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
+import io.vertx.ext.web.handler.BodyHandler;
+import io.vertx.ext.web.handler.CorsHandler;
 import io.vertx.micrometer.PrometheusScrapingHandler;
+import io.vertx.micrometer.backends.BackendRegistries;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import verticles.common.Config;
+import verticles.common.Jwt;
+import verticles.common.RedisStore;
 import verticles.common.RequestContext;
 
+import java.util.Set;
 import java.util.concurrent.TimeUnit;
 
 /**
- * The HTTP edge (one instance per core): routes, request ids, health and metrics. It owns
- * nothing persistent and talks to the rest of Pulse only over the event bus.
+ * The HTTP edge (one instance per core): request ids, access log, security headers, CORS, body
+ * limits, authentication, rate limits, validation against the OpenAPI document, health,
+ * metrics and docs. It owns nothing persistent and reaches the rest of Pulse only over the bus.
  */
 public class HttpVerticle extends VerticleBase {
 
@@ -28,9 +36,23 @@ public class HttpVerticle extends VerticleBase {
   @Override
   public Future<?> start() {
     JsonObject config = config();
+    ApiSpec spec = ApiSpec.load();
+    String docs = ApiDocs.html(spec.document());
     Readiness readiness = new Readiness(vertx, config);
+
     Router router = Router.router(vertx);
-    router.route().handler(HttpVerticle::assignRequestId);
+    router.route().handler(HttpVerticle::assignRequestId).handler(new AccessLog()).handler(new EdgeHeaders());
+    String origins = config.getString(Config.CORS_ORIGINS);
+    if (!origins.isBlank()) {
+      router.route().handler(CorsHandler.create()
+        .addOrigins(Config.list(origins))
+        .allowedMethods(Set.of(HttpMethod.GET, HttpMethod.POST, HttpMethod.PUT, HttpMethod.PATCH, HttpMethod.DELETE))
+        .allowedHeaders(Set.of("Authorization", "Content-Type", "Idempotency-Key", "X-Request-Id"))
+        .exposedHeaders(Set.of("X-Request-Id", "Retry-After", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"))
+        .maxAgeSeconds(600));
+    }
+    router.route("/api/*").handler(BodyHandler.create(false).setBodyLimit(config.getInteger(Config.BODY_LIMIT_BYTES)));
+
     router.get("/health/live").handler(rc -> rc.json(new JsonObject().put("status", "up")));
     router.get("/health/ready").handler(rc -> readiness.check().onSuccess(result -> {
       boolean up = "up".equals(result.getString("status"));
@@ -41,8 +63,18 @@ public class HttpVerticle extends VerticleBase {
       rc.json(result);
     }));
     router.get("/metrics").handler(PrometheusScrapingHandler.create(config.getString(Config.NODE_NAME)));
-    router.errorHandler(404, rc -> Problem.send(rc, 404, "No route for " + rc.request().method() + " " + rc.request().path()));
-    router.errorHandler(405, rc -> Problem.send(rc, 405, rc.request().method() + " is not allowed on " + rc.request().path()));
+    router.get("/openapi.yaml").handler(rc -> rc.response().putHeader("Content-Type", "application/yaml").end(spec.yaml()));
+    router.get("/docs").handler(rc -> rc.response().putHeader("Content-Type", "text/html; charset=utf-8").end(docs));
+
+    Authentication authentication = new Authentication(vertx, Jwt.auth(vertx, config), config.getInteger(Config.BUS_TIMEOUT_MS));
+    RateLimiter limiter = new RateLimiter(RedisStore.client(vertx, config),
+      BackendRegistries.getNow(config.getString(Config.NODE_NAME)));
+    new ApiRoutes(vertx, router, spec, authentication, limiter, config.getInteger(Config.RATE_LIMIT_AUTH_PER_MINUTE),
+      config.getInteger(Config.RATE_LIMIT_USER_PER_MINUTE), config.getInteger(Config.BUS_TIMEOUT_MS)).mount();
+
+    for (int status : new int[] {400, 401, 403, 404, 405, 413, 415}) {
+      router.errorHandler(status, rc -> Problem.send(rc, status, detail(rc, status)));
+    }
     router.errorHandler(500, rc -> {
       log.error("request failed", rc.failure());
       Problem.send(rc, 500, null);
@@ -60,6 +92,16 @@ public class HttpVerticle extends VerticleBase {
   public Future<?> stop() {
     return server == null ? Future.succeededFuture()
       : server.shutdown(config().getInteger(Config.SHUTDOWN_GRACE_MS), TimeUnit.MILLISECONDS);
+  }
+
+  private static String detail(RoutingContext rc, int status) {
+    switch (status) {
+      case 404: return "no route for " + rc.request().method() + " " + rc.request().path();
+      case 405: return rc.request().method() + " is not allowed on " + rc.request().path();
+      case 413: return "the body is larger than the limit";
+      case 415: return "send the body as application/json";
+      default: return null;
+    }
   }
 
   private static void assignRequestId(RoutingContext rc) {

@@ -1,5 +1,6 @@
 package verticles.http;
 
+import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.RoutingContext;
 import verticles.common.Failure;
@@ -17,25 +18,45 @@ final class Problem {
   /** Answers with the HTTP status that the bus failure maps to. */
   static void fail(RoutingContext rc, Throwable error) {
     Failure failure = Failure.of(error);
-    String detail = failure.httpStatus >= 500 ? null : error.getMessage();
-    send(rc, failure.httpStatus, detail);
+    String message = error.getMessage();
+    if (failure == Failure.VALIDATION && message != null && message.startsWith("{")) {
+      invalid(rc, new JsonArray().add(new JsonObject(message)));
+      return;
+    }
+    send(rc, failure.httpStatus, failure.httpStatus >= 500 ? null : message);
+  }
+
+  /** 400 listing each field that failed validation. */
+  static void invalid(RoutingContext rc, JsonArray errors) {
+    write(rc, body(rc, 400, "the request is invalid; see errors").put("errors", errors));
   }
 
   static void send(RoutingContext rc, int status, String detail) {
+    write(rc, body(rc, status, detail));
+  }
+
+  private static void write(RoutingContext rc, JsonObject body) {
     if (rc.response().ended() || rc.response().closed()) {
       return;
     }
-    JsonObject body = new JsonObject()
+    int status = body.getInteger("status");
+    if (status == 401) {
+      rc.response().putHeader("WWW-Authenticate", "Bearer realm=\"pulse\"");
+    }
+    rc.response()
+      .setStatusCode(status)
+      .putHeader("Content-Type", "application/problem+json")
+      .end(body.encode());
+  }
+
+  private static JsonObject body(RoutingContext rc, int status, String detail) {
+    return new JsonObject()
       .put("type", "/problems/" + slug(status))
       .put("title", title(status))
       .put("status", status)
       .put("detail", detail != null ? detail : title(status))
       .put("instance", rc.request().path())
       .put("request_id", RequestContext.requestId());
-    rc.response()
-      .setStatusCode(status)
-      .putHeader("Content-Type", "application/problem+json")
-      .end(body.encode());
   }
 
   private static String title(int status) {

@@ -32,11 +32,13 @@ class TwoNodeClusterTest {
     int servicesPort = TestServers.freePort();
     String members = "127.0.0.1:" + edgePort + ",127.0.0.1:" + servicesPort;
 
-    Map<String, String> edgeEnv = Map.of("ROLES", "http", "CLUSTER", "true",
+    Map<String, String> edgeEnv = Map.of("ROLES", "http", "CLUSTER", "true", "JWT_SECRET", TestServers.JWT_SECRET,
+      "REDIS_URL", TestServers.redisUrl(),
       "CLUSTER_PORT", String.valueOf(edgePort), "CLUSTER_MEMBERS", members, "LOG_FORMAT", "text");
     Map<String, String> servicesEnv = new HashMap<>(Map.of("ROLES", "identity,ledger,dispatch,worker,jobs,catalog",
       "CLUSTER", "true", "CLUSTER_PORT", String.valueOf(servicesPort), "CLUSTER_MEMBERS", members,
       "DATABASE_URL", TestServers.databaseUrl(), "REDIS_URL", TestServers.redisUrl(), "LOG_LEVEL", "DEBUG"));
+    servicesEnv.put("JWT_SECRET", TestServers.JWT_SECRET);
 
     try (NodeProcess edge = NodeProcess.start(work.resolve("edge"), edgeEnv)) {
       awaitLine(edge, "joined the cluster");

@@ -103,6 +103,7 @@ class ConfigTest {
   void urlsAndFlagsAreAcceptedInTheirUsualSpellings() {
     Config config = Config.load(Map.of(
       "DATABASE_URL", "postgres://pulse:secret@db.internal:5432/pulse",
+      "JWT_SECRET", "0123456789abcdef0123456789abcdef",
       "REDIS_URL", "rediss://:pw@cache:6380/2",
       "CLUSTER", "yes",
       "LOG_LEVEL", "debug"), Path.of("no-such.env"));

@@ -23,6 +23,9 @@ import java.util.UUID;
  */
 public final class TestServers {
 
+  /** The tests' token secret (never a real one). */
+  public static final String JWT_SECRET = "test-secret-test-secret-test-secret-0123456789";
+
   private static String databaseUrl;
   private static String redisUrl;
 
@@ -72,6 +75,7 @@ public final class TestServers {
     env.put(Config.HTTP_PORT, String.valueOf(freePort()));
     env.put(Config.HTTP_INSTANCES, "2");
     env.put(Config.CLUSTER_HOST, "127.0.0.1");
+    env.put(Config.JWT_SECRET, JWT_SECRET);
     env.putAll(overrides);
     return Config.load(env, Path.of("no-such-file.env"));
   }

@@ -1,0 +1,55 @@
+package verticles.http;
+
+import io.vertx.core.Handler;
+import io.vertx.core.Vertx;
+import io.vertx.core.json.JsonObject;
+import io.vertx.ext.auth.authentication.TokenCredentials;
+import io.vertx.ext.auth.jwt.JWTAuth;
+import io.vertx.ext.web.RoutingContext;
+import verticles.common.Addresses;
+import verticles.common.Bus;
+import verticles.common.Caller;
+import verticles.common.Failure;
+import verticles.common.RequestContext;
+
+/**
+ * Bearer tokens: the signature, algorithm, {@code exp}, {@code iss} and {@code aud} are
+ * checked here; then the identity service confirms, on every request, that the user is still
+ * active and the token not revoked, and gives their current role (so a demotion or a deletion
+ * takes effect on the next request, whatever the token says).
+ */
+final class Authentication implements Handler<RoutingContext> {
+
+  private final Vertx vertx;
+  private final JWTAuth jwt;
+  private final long timeoutMs;
+
+  Authentication(Vertx vertx, JWTAuth jwt, long timeoutMs) {
+    this.vertx = vertx;
+    this.jwt = jwt;
+    this.timeoutMs = timeoutMs;
+  }
+
+  @Override
+  public void handle(RoutingContext rc) {
+    String header = rc.request().getHeader("Authorization");
+    if (header == null || !header.regionMatches(true, 0, "Bearer ", 0, 7) || header.length() <= 7) {
+      Problem.send(rc, 401, "send Authorization: Bearer <access_token>");
+      return;
+    }
+    jwt.authenticate(new TokenCredentials(header.substring(7).trim()))
+      .recover(error -> io.vertx.core.Future.failedFuture(Failure.UNAUTHORIZED.exception("the token is invalid or expired")))
+      .compose(user -> {
+        JsonObject claims = user.principal();
+        long userId = Long.parseLong(claims.getString("sub", "0"));
+        return Bus.<JsonObject>request(vertx, Addresses.Identity.PRINCIPAL,
+            new JsonObject().put("user_id", userId).put("token_version", claims.getInteger("tv", -1)), timeoutMs)
+          .map(reply -> new Caller(userId, reply.body().getString("role")));
+      })
+      .onSuccess(caller -> {
+        RequestContext.bindCaller(caller);
+        rc.next();
+      })
+      .onFailure(error -> Problem.fail(rc, error));
+  }
+}

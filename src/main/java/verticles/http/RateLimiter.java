@@ -1,0 +1,83 @@
+package verticles.http;
+
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.vertx.core.Handler;
+import io.vertx.ext.web.RoutingContext;
+import io.vertx.redis.client.RedisAPI;
+import io.vertx.redis.client.Response;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import verticles.common.Caller;
+import verticles.common.RequestContext;
+
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Fixed-window rate limits kept in Redis, so they hold across every HTTP instance of every
+ * node. The count and the window's expiry are set in one Lua call (atomic). When Redis cannot
+ * answer, the auth limits fail closed (503: no unlimited password guessing) and the per-user
+ * limits fail open (the API stays up; the miss is logged and counted).
+ */
+final class RateLimiter {
+
+  private static final Logger log = LoggerFactory.getLogger(RateLimiter.class);
+  private static final long WINDOW_MS = 60_000;
+  private static final String SCRIPT =
+    "local n = redis.call('INCR', KEYS[1]) "
+      + "if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end "
+      + "return {n, redis.call('PTTL', KEYS[1])}";
+
+  private final RedisAPI redis;
+  private final Counter unavailable;
+
+  RateLimiter(RedisAPI redis, MeterRegistry registry) {
+    this.redis = redis;
+    this.unavailable = Counter.builder("pulse.ratelimit.unavailable")
+      .description("rate limit checks that Redis could not answer").register(registry);
+  }
+
+  /** Per client IP: for the auth endpoints. */
+  Handler<RoutingContext> perClientIp(String bucket, int perMinute) {
+    return rc -> check(rc, bucket + ":" + rc.request().remoteAddress().hostAddress(), perMinute, true);
+  }
+
+  /** Per authenticated user: for everything else (run after authentication). */
+  Handler<RoutingContext> perUser(String bucket, int perMinute) {
+    return rc -> {
+      Caller caller = RequestContext.caller();
+      check(rc, bucket + ":" + (caller == null ? "anonymous" : caller.userId), perMinute, false);
+    };
+  }
+
+  private void check(RoutingContext rc, String subject, int limit, boolean failClosed) {
+    redis.eval(List.of(SCRIPT, "1", "ratelimit:" + subject, String.valueOf(WINDOW_MS)))
+      .timeout(1, TimeUnit.SECONDS)
+      .onSuccess(reply -> {
+        long count = reply.get(0).toLong();
+        Response ttlReply = reply.get(1);
+        long resetSeconds = Math.max(1, (ttlReply.toLong() + 999) / 1000);
+        rc.response()
+          .putHeader("RateLimit-Limit", String.valueOf(limit))
+          .putHeader("RateLimit-Remaining", String.valueOf(Math.max(0, limit - count)))
+          .putHeader("RateLimit-Reset", String.valueOf(resetSeconds));
+        if (count > limit) {
+          rc.response().putHeader("Retry-After", String.valueOf(resetSeconds));
+          Problem.send(rc, 429, "more than " + limit + " requests a minute; try again in " + resetSeconds + " s");
+        } else {
+          rc.next();
+        }
+      })
+      .onFailure(error -> {
+        unavailable.increment();
+        if (failClosed) {
+          log.warn("rate limiter unavailable ({}); refusing {}", error.toString(), rc.request().path());
+          Problem.send(rc, 503, "try again shortly");
+        } else {
+          log.warn("rate limiter unavailable ({}); letting {} through", error.toString(), rc.request().path());
+          rc.next();
+        }
+      });
+  }
+}
