@@ -85,6 +85,19 @@ final class ApiSpec {
     return operation;
   }
 
+  /** Of {@code served} ("GET /path/{id}" each), the routes this document does not describe. */
+  List<String> undescribed(List<String> served) {
+    List<String> missing = new ArrayList<>();
+    for (String route : served) {
+      String[] parts = route.split(" ", 2);
+      JsonObject item = document.getJsonObject("paths").getJsonObject(parts[1]);
+      if (item == null || !item.containsKey(parts[0].toLowerCase(Locale.ROOT))) {
+        missing.add(route);
+      }
+    }
+    return missing;
+  }
+
   /** Checks the operation's parameters and body; on success they wait in {@link #PARAMS} and {@link #BODY}. */
   io.vertx.core.Handler<RoutingContext> validation(String method, String path) {
     JsonObject operation = operation(method, path);

@@ -19,6 +19,7 @@ import verticles.common.Jwt;
 import verticles.common.RedisStore;
 import verticles.common.RequestContext;
 
+import java.util.List;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
 
@@ -79,6 +80,11 @@ public class HttpVerticle extends VerticleBase {
       log.error("request failed", rc.failure());
       Problem.send(rc, 500, null);
     });
+
+    List<String> undescribed = spec.undescribed(ApiRoutes.served(router));
+    if (!undescribed.isEmpty()) {
+      return Future.failedFuture(new IllegalStateException("routes missing from openapi.yaml: " + undescribed));
+    }
 
     server = vertx.createHttpServer(new HttpServerOptions()
       .setHost(config.getString(Config.HTTP_HOST))
