@@ -1,0 +1,137 @@
+package verticles.http;
+
+import ch.qos.logback.classic.LoggerContext;
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import ch.qos.logback.core.AppenderBase;
+import io.vertx.core.json.JsonObject;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.slf4j.LoggerFactory;
+import verticles.Node;
+import verticles.common.EmbeddedServers;
+import verticles.support.Api;
+import verticles.support.ServerFiles;
+import verticles.support.TestServers;
+
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** Rate limits live in Redis: they hold across HTTP instances, and have a stated policy when Redis is down. */
+class RateLimitTest {
+
+  @TempDir
+  static Path redisDir;
+
+  private static EmbeddedServers redis;
+  private static Node node;
+  private static int port;
+  private static int redisPort;
+  private static final Set<String> ACCESS_THREADS = ConcurrentHashMap.newKeySet();
+  private static AppenderBase<ILoggingEvent> threads;
+
+  @BeforeAll
+  static void start() throws Exception {
+    redis = EmbeddedServers.open(redisDir);
+    String redisUrl = redis.startRedis(0);
+    redisPort = java.net.URI.create(redisUrl).getPort();
+    LoggerContext logback = (LoggerContext) LoggerFactory.getILoggerFactory();
+    threads = new AppenderBase<>() {
+      @Override
+      protected void append(ILoggingEvent event) {
+        ACCESS_THREADS.add(event.getThreadName());
+      }
+    };
+    threads.setContext(logback);
+    threads.start();
+    logback.getLogger("pulse.access").addAppender(threads);
+    logback.getLogger("pulse.access").setLevel(ch.qos.logback.classic.Level.INFO);
+
+    var config = TestServers.config(Map.of("REDIS_URL", redisUrl, "DATABASE_URL", TestServers.freshDatabase(),
+      "HTTP_INSTANCES", "2", "RATE_LIMIT_AUTH_PER_MINUTE", "5", "RATE_LIMIT_USER_PER_MINUTE", "8"));
+    port = config.integer("HTTP_PORT");
+    node = Node.start(config).toCompletionStage().toCompletableFuture().get(60, TimeUnit.SECONDS);
+  }
+
+  @AfterAll
+  static void stop() throws Exception {
+    node.stop().toCompletionStage().toCompletableFuture().get(20, TimeUnit.SECONDS);
+    redis.close();
+    LoggerContext logback = (LoggerContext) LoggerFactory.getILoggerFactory();
+    logback.getLogger("pulse.access").detachAppender(threads);
+    logback.getLogger("pulse.access").setLevel(null);
+  }
+
+  /** Each test starts with fresh allowances (all its requests come from 127.0.0.1). */
+  @BeforeEach
+  void forgetCounts() throws Exception {
+    assertEquals("+OK", ServerFiles.redisCommand(redisPort, "FLUSHALL"));
+  }
+
+  /** A new client (so a new connection) per request: connections spread over both HTTP instances. */
+  private static Api.Reply login(String username, String password) {
+    return new Api(port).post("/api/v1/auth/login", new JsonObject().put("username", username).put("password", password), null);
+  }
+
+  @Test
+  void theSixthLoginInAMinuteIsRefusedWhicheverInstanceServesIt() {
+    ACCESS_THREADS.clear();
+    for (int i = 1; i <= 5; i++) {
+      Api.Reply reply = login("mallory", "guess-" + i);
+      assertEquals(401, reply.status, "attempt " + i + ": " + reply);
+      assertEquals("5", reply.header("RateLimit-Limit"));
+      assertEquals(String.valueOf(5 - i), reply.header("RateLimit-Remaining"));
+    }
+    Api.Reply limited = login("mallory", "guess-6");
+    assertEquals(429, limited.status, limited.toString());
+    assertEquals("application/problem+json", limited.header("Content-Type"));
+    assertNotNull(limited.header("Retry-After"));
+    int retryAfter = Integer.parseInt(limited.header("Retry-After"));
+    assertTrue(retryAfter >= 1 && retryAfter <= 60, "Retry-After " + retryAfter);
+    assertEquals("0", limited.header("RateLimit-Remaining"));
+    assertTrue(ACCESS_THREADS.size() >= 2, "both HTTP instances served these requests: " + ACCESS_THREADS);
+  }
+
+  @Test
+  void eachUserHasTheirOwnApiAllowance() {
+    Api api = new Api(port);
+    assertEquals(201, api.post("/api/v1/auth/register", new JsonObject().put("username", "quota_user")
+      .put("email", "quota@example.com").put("password", "quota-password"), null).status);
+    String token = new Api(port).post("/api/v1/auth/login", new JsonObject().put("username", "quota_user")
+      .put("password", "quota-password"), null).json().getString("access_token");
+    for (int i = 1; i <= 8; i++) {
+      assertEquals(200, new Api(port).get("/api/v1/me", token).status, "request " + i);
+    }
+    Api.Reply limited = new Api(port).get("/api/v1/me", token);
+    assertEquals(429, limited.status);
+    assertNotNull(limited.header("Retry-After"));
+  }
+
+  @Test
+  void withRedisDownLoginsAreRefusedButAuthenticatedRequestsGoThrough() throws Exception {
+    Api api = new Api(port);
+    assertEquals(201, api.post("/api/v1/auth/register", new JsonObject().put("username", "steady")
+      .put("email", "steady@example.com").put("password", "steady-password"), null).status);
+    String token = login("steady", "steady-password").json().getString("access_token");
+
+    redis.stopRedis();
+    try {
+      Api.Reply login = login("steady", "steady-password");
+      assertEquals(503, login.status, "auth endpoints fail closed: " + login);
+      assertEquals("application/problem+json", login.header("Content-Type"));
+      Api.Reply me = api.get("/api/v1/me", token);
+      assertEquals(200, me.status, "the rest of the API fails open: " + me);
+    } finally {
+      redis.restartRedis();
+    }
+  }
+}
