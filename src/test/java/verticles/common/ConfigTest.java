@@ -112,4 +112,25 @@ class ConfigTest {
     assertTrue(config.flag(Config.CLUSTER));
     assertEquals("DEBUG", config.string(Config.LOG_LEVEL));
   }
+
+  @Test
+  void aTokenSecretIsNeverDefaultedOutsideZeroSetupMode() {
+    Map<String, String> production = Map.of("DATABASE_URL", "postgresql://pulse@db:5432/pulse");
+    Config.ConfigException missing = assertThrows(Config.ConfigException.class,
+      () -> Config.load(production, Path.of("no-such.env")));
+    assertTrue(missing.getMessage().startsWith("JWT_SECRET is not set"), missing.getMessage());
+
+    Config.ConfigException shortSecret = assertThrows(Config.ConfigException.class,
+      () -> Config.load(Map.of("JWT_SECRET", "too-short"), Path.of("no-such.env")));
+    assertTrue(shortSecret.getMessage().contains("at least 32"), shortSecret.getMessage());
+    assertFalse(shortSecret.getMessage().contains("too-short"), "the secret itself is never echoed");
+
+    Config.ConfigException noKeys = assertThrows(Config.ConfigException.class,
+      () -> Config.load(Map.of("JWT_ALGORITHM", "RS256"), Path.of("no-such.env")));
+    assertTrue(noKeys.getMessage().startsWith("JWT_PUBLIC_KEY_FILE"), noKeys.getMessage());
+
+    assertThrows(Config.ConfigException.class, () -> Config.load(Map.of("JWT_ALGORITHM", "none"), Path.of("no-such.env")));
+    assertEquals("", Config.load(Map.of(), Path.of("no-such.env")).string(Config.JWT_SECRET),
+      "zero-setup mode: the node makes a development secret itself");
+  }
 }
