@@ -20,8 +20,48 @@ public final class Addresses {
     public static final String LIST = "identity.list";
     public static final String UPDATE = "identity.update";
     public static final String DELETE = "identity.delete";
+    /** Whether a user exists and is active (other services ask before involving a user). */
+    public static final String STATUS = "identity.status";
     /** Who a token's subject is now: role, status and token version, checked on every request. */
     public static final String PRINCIPAL = "identity.principal";
+  }
+
+  /** LedgerVerticle: money. */
+  public static final class Ledger {
+    private Ledger() {
+    }
+
+    public static final String CREDIT = "ledger.credit";
+    public static final String DEBIT = "ledger.debit";
+    public static final String TRANSFER = "ledger.transfer";
+    public static final String REVERSE = "ledger.reverse";
+    public static final String GET = "ledger.get";
+    public static final String HISTORY = "ledger.history";
+    public static final String BALANCES_CURRENT = "ledger.balances.current";
+    public static final String BALANCES_HISTORICAL = "ledger.balances.historical";
+    public static final String BALANCES_AT_TIME = "ledger.balances.at-time";
+  }
+
+  /** Task handlers: {@code task.<type>}. */
+  public static final class Tasks {
+    private Tasks() {
+    }
+
+    public static String handler(String type) {
+      return "task." + type;
+    }
+  }
+
+  /** Pushes for watchers (a publish can be missed: nothing may depend on catching one). */
+  public static final class Events {
+    private Events() {
+    }
+
+    public static final String ADMIN = "events.admin";
+
+    public static String user(long userId) {
+      return "events.user." + userId;
+    }
   }
 
   /** The shared audit trail; served by IdentityVerticle (reads only: owners append their own rows). */

@@ -46,6 +46,7 @@ public final class Config {
   public static final String LOG_FORMAT = "LOG_FORMAT";
   public static final String LOG_LEVEL = "LOG_LEVEL";
   public static final String BODY_LIMIT_BYTES = "BODY_LIMIT_BYTES";
+  public static final String DEFAULT_CURRENCY = "DEFAULT_CURRENCY";
   public static final String CORS_ORIGINS = "CORS_ORIGINS";
   public static final String RATE_LIMIT_AUTH_PER_MINUTE = "RATE_LIMIT_AUTH_PER_MINUTE";
   public static final String RATE_LIMIT_USER_PER_MINUTE = "RATE_LIMIT_USER_PER_MINUTE";
@@ -67,7 +68,7 @@ public final class Config {
   /** Set by the node itself, not read from outside: how this node names itself in health and logs. */
   public static final String NODE_NAME = "NODE_NAME";
 
-  private enum Kind { TEXT, SECRET, PORT, POSITIVE, COUNT, BOOLEAN, PG_URL, REDIS_URL, ROLES, MEMBERS, LOG_FORMAT, LOG_LEVEL, JWT_ALGORITHM }
+  private enum Kind { TEXT, SECRET, PORT, POSITIVE, COUNT, BOOLEAN, PG_URL, REDIS_URL, ROLES, MEMBERS, LOG_FORMAT, LOG_LEVEL, JWT_ALGORITHM, CURRENCY }
 
   private static final Map<String, Kind> KINDS = Map.ofEntries(
     Map.entry(HTTP_HOST, Kind.TEXT),
@@ -91,6 +92,7 @@ public final class Config {
     Map.entry(LOG_FORMAT, Kind.LOG_FORMAT),
     Map.entry(LOG_LEVEL, Kind.LOG_LEVEL),
     Map.entry(BODY_LIMIT_BYTES, Kind.POSITIVE),
+    Map.entry(DEFAULT_CURRENCY, Kind.CURRENCY),
     Map.entry(CORS_ORIGINS, Kind.TEXT),
     Map.entry(RATE_LIMIT_AUTH_PER_MINUTE, Kind.POSITIVE),
     Map.entry(RATE_LIMIT_USER_PER_MINUTE, Kind.POSITIVE),
@@ -248,6 +250,12 @@ public final class Config {
         return oneOf(key, raw, source, List.of("json", "text"));
       case LOG_LEVEL:
         return oneOf(key, raw.toUpperCase(Locale.ROOT), source, List.of("TRACE", "DEBUG", "INFO", "WARN", "ERROR"));
+      case CURRENCY:
+        try {
+          return java.util.Currency.getInstance(raw).getCurrencyCode();
+        } catch (IllegalArgumentException e) {
+          throw invalid(key, raw, source, "an ISO-4217 currency code such as USD");
+        }
       case JWT_ALGORITHM:
         return oneOf(key, raw.toUpperCase(Locale.ROOT), source, List.of("HS256", "RS256", "ES256"));
       default:

@@ -49,6 +49,15 @@ final class ApiRoutes {
     authenticated(HttpMethod.PUT, "/api/v1/users/{id}", Addresses.Identity.UPDATE, 200);
     authenticated(HttpMethod.DELETE, "/api/v1/users/{id}", Addresses.Identity.DELETE, 204);
     authenticated(HttpMethod.GET, "/api/v1/audit-logs", Addresses.Audit.LIST, 200);
+    authenticated(HttpMethod.POST, "/api/v1/transactions/credit", Addresses.Ledger.CREDIT, 201);
+    authenticated(HttpMethod.POST, "/api/v1/transactions/debit", Addresses.Ledger.DEBIT, 201);
+    authenticated(HttpMethod.POST, "/api/v1/transactions/transfer", Addresses.Ledger.TRANSFER, 201);
+    authenticated(HttpMethod.GET, "/api/v1/transactions/history", Addresses.Ledger.HISTORY, 200);
+    authenticated(HttpMethod.GET, "/api/v1/transactions/{id}", Addresses.Ledger.GET, 200);
+    authenticated(HttpMethod.POST, "/api/v1/transactions/{id}/reverse", Addresses.Ledger.REVERSE, 201);
+    authenticated(HttpMethod.GET, "/api/v1/balances/current", Addresses.Ledger.BALANCES_CURRENT, 200);
+    authenticated(HttpMethod.GET, "/api/v1/balances/historical", Addresses.Ledger.BALANCES_HISTORICAL, 200);
+    authenticated(HttpMethod.GET, "/api/v1/balances/at-time", Addresses.Ledger.BALANCES_AT_TIME, 200);
   }
 
   /** Public, limited per client IP and endpoint (these are the endpoints that take passwords). */

@@ -210,7 +210,8 @@ final class ApiSpec {
     }
 
     void read(RoutingContext rc, JsonObject values, JsonArray errors) {
-      String text = "path".equals(in) ? rc.pathParam(name) : rc.queryParams().get(name);
+      String text = "path".equals(in) ? rc.pathParam(name)
+        : "header".equals(in) ? rc.request().getHeader(name) : rc.queryParams().get(name);
       if (text == null || text.isEmpty()) {
         if (required) {
           errors.add(new JsonObject().put("field", name).put("message", "is required"));

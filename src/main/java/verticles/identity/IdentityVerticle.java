@@ -2,7 +2,6 @@ package verticles.identity;
 
 import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
-import io.vertx.core.eventbus.Message;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import io.vertx.ext.auth.jwt.JWTAuth;
@@ -15,7 +14,6 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import verticles.common.Addresses;
 import verticles.common.Audit;
-import verticles.common.Bus;
 import verticles.common.Caller;
 import verticles.common.Config;
 import verticles.common.Database;
@@ -23,8 +21,8 @@ import verticles.common.Failure;
 import verticles.common.Jwt;
 import verticles.common.Role;
 import verticles.common.ServiceHealth;
+import verticles.common.ServiceReplies;
 
-import java.util.function.Function;
 
 /**
  * Owns users: registration, login (issues access tokens), user records, password hashes, and
@@ -58,44 +56,20 @@ public class IdentityVerticle extends VerticleBase {
   }
 
   private void serveAll() {
-    serve(Addresses.Identity.REGISTER, this::register);
-    serve(Addresses.Identity.LOGIN, this::login);
-    serve(Addresses.Identity.PRINCIPAL, this::principal);
-    serve(Addresses.Identity.GET, this::get);
-    serve(Addresses.Identity.LIST, this::list);
-    serve(Addresses.Identity.UPDATE, this::update);
-    serve(Addresses.Identity.DELETE, this::delete);
-    serve(Addresses.Audit.LIST, body -> adminOnly().compose(ignored -> audit.page(body)));
+    ServiceReplies.serve(vertx, Addresses.Identity.REGISTER, this::register);
+    ServiceReplies.serve(vertx, Addresses.Identity.LOGIN, this::login);
+    ServiceReplies.serve(vertx, Addresses.Identity.PRINCIPAL, this::principal);
+    ServiceReplies.serve(vertx, Addresses.Identity.STATUS, this::status);
+    ServiceReplies.serve(vertx, Addresses.Identity.GET, this::get);
+    ServiceReplies.serve(vertx, Addresses.Identity.LIST, this::list);
+    ServiceReplies.serve(vertx, Addresses.Identity.UPDATE, this::update);
+    ServiceReplies.serve(vertx, Addresses.Identity.DELETE, this::delete);
+    ServiceReplies.serve(vertx, Addresses.Audit.LIST, body -> adminOnly().compose(ignored -> audit.page(body)));
   }
 
   @Override
   public Future<?> stop() {
     return passwords == null ? Future.succeededFuture() : passwords.close();
-  }
-
-  /** Answers {@code address} with {@code handler}'s result, or its failure (thrown or returned). */
-  private void serve(String address, Function<JsonObject, Future<?>> handler) {
-    Bus.<JsonObject>consume(vertx, address, message -> {
-      Future<?> result;
-      try {
-        result = handler.apply(message.body());
-      } catch (RuntimeException e) {
-        result = Future.failedFuture(e);
-      }
-      result.onComplete(done -> reply(message, done.succeeded() ? done.result() : null, done.cause()));
-    });
-  }
-
-  private static void reply(Message<JsonObject> message, Object body, Throwable error) {
-    if (error == null) {
-      message.reply(body);
-    } else if (error instanceof io.vertx.core.eventbus.ReplyException) {
-      io.vertx.core.eventbus.ReplyException failure = (io.vertx.core.eventbus.ReplyException) error;
-      message.fail(failure.failureCode(), failure.getMessage());
-    } else {
-      log.error("{} failed", message.address(), error);
-      message.fail(Failure.INTERNAL.code, "internal error");
-    }
   }
 
   private Future<JsonObject> register(JsonObject body) {
@@ -141,6 +115,14 @@ public class IdentityVerticle extends VerticleBase {
         }
         return Future.succeededFuture(new JsonObject().put("role", row.getString("role")));
       });
+  }
+
+  /** Whether a user exists and may take part in things (for other services, e.g. a transfer's recipient). */
+  private Future<JsonObject> status(JsonObject body) {
+    long id = body.getLong("id");
+    return pool.preparedQuery(UserSql.PRINCIPAL).execute(Tuple.of(id)).compose(rows -> rows.size() == 0
+      ? Future.failedFuture(notFound(id))
+      : Future.succeededFuture(new JsonObject().put("status", rows.iterator().next().getString("status"))));
   }
 
   /** Self or admin; anyone else is told the user does not exist. */

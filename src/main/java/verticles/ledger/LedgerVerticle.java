@@ -1,27 +1,396 @@
 package verticles.ledger;
 
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.DistributionSummary;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
 import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
+import io.vertx.core.eventbus.ReplyException;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import io.vertx.micrometer.backends.BackendRegistries;
+import io.vertx.pgclient.PgException;
 import io.vertx.redis.client.RedisAPI;
 import io.vertx.sqlclient.Pool;
+import io.vertx.sqlclient.Row;
+import io.vertx.sqlclient.RowSet;
+import io.vertx.sqlclient.SqlConnection;
+import io.vertx.sqlclient.Tuple;
+import verticles.common.Addresses;
+import verticles.common.Bus;
+import verticles.common.Caller;
+import verticles.common.Config;
 import verticles.common.Database;
+import verticles.common.Failure;
 import verticles.common.RedisStore;
+import verticles.common.RequestContext;
 import verticles.common.Role;
 import verticles.common.ServiceHealth;
+import verticles.common.ServiceReplies;
+
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.time.OffsetDateTime;
+import java.util.Currency;
+import java.util.HexFormat;
+import java.util.function.Supplier;
 
 /**
- * Owns balances, transactions and entries: every money move (bus area ledger.*).
- * So far it answers its readiness check; its features land with their issues.
+ * Owns balances, transactions and entries: credits, debits, transfers and reversals, each one
+ * SQL transaction with double entry and an audit row; idempotency keys enforced by the
+ * database; history and balances at any instant read from the entries. Publishes balance and
+ * transaction events after commit. Bus areas ledger.* and task.ledger.transfer.
  */
 public class LedgerVerticle extends VerticleBase {
 
+  private static final int MAX_ATTEMPTS = 3;
+
   private Pool pool;
-  private RedisAPI redis;
+  private String defaultCurrency;
+  private MeterRegistry metrics;
 
   @Override
   public Future<?> start() {
     pool = Database.pool(vertx, config());
-    redis = RedisStore.client(vertx, config());
+    RedisAPI redis = RedisStore.client(vertx, config());
+    defaultCurrency = config().getString(Config.DEFAULT_CURRENCY);
+    metrics = BackendRegistries.getNow(config().getString(Config.NODE_NAME));
+    ServiceReplies.serve(vertx, Addresses.Ledger.CREDIT, body -> write(Kind.CREDIT, body));
+    ServiceReplies.serve(vertx, Addresses.Ledger.DEBIT, body -> write(Kind.DEBIT, body));
+    ServiceReplies.serve(vertx, Addresses.Ledger.TRANSFER, body -> write(Kind.TRANSFER, body));
+    ServiceReplies.serve(vertx, Addresses.Ledger.REVERSE, this::reverse);
+    ServiceReplies.serve(vertx, Addresses.Ledger.GET, this::get);
+    ServiceReplies.serve(vertx, Addresses.Ledger.HISTORY, this::history);
+    ServiceReplies.serve(vertx, Addresses.Ledger.BALANCES_CURRENT, this::current);
+    ServiceReplies.serve(vertx, Addresses.Ledger.BALANCES_HISTORICAL, this::history);
+    ServiceReplies.serve(vertx, Addresses.Ledger.BALANCES_AT_TIME, this::atTime);
+    ServiceReplies.serve(vertx, Addresses.Tasks.handler("ledger.transfer"), this::taskTransfer);
+    vertx.setPeriodic(3_600_000, ignored -> pool.query(LedgerSql.FORGET_OLD_KEYS).execute());
     return new ServiceHealth(vertx, Role.LEDGER, config()).postgres(pool).redis(redis).serve();
+  }
+
+  enum Kind { CREDIT, DEBIT, TRANSFER }
+
+  /** What to move: the parties (0 is the outside world), the amount, and why. */
+  private static final class Move {
+    final Kind kind;
+    final String type;
+    final long from;
+    final long to;
+    final long amount;
+    final String currency;
+    final String description;
+    final Long reverses;
+
+    Move(Kind kind, String type, long from, long to, long amount, String currency, String description, Long reverses) {
+      this.kind = kind;
+      this.type = type;
+      this.from = from;
+      this.to = to;
+      this.amount = amount;
+      this.currency = currency;
+      this.description = description;
+      this.reverses = reverses;
+    }
+
+    Move reversed(long original) {
+      Kind back = kind == Kind.CREDIT ? Kind.DEBIT : kind == Kind.DEBIT ? Kind.CREDIT : Kind.TRANSFER;
+      return new Move(back, "reversal", to, from, amount, currency, "reversal of transaction " + original, original);
+    }
+  }
+
+  /** credit / debit / transfer from HTTP: who acts for whom, then the move, once per idempotency key. */
+  private Future<JsonObject> write(Kind kind, JsonObject body) {
+    Caller caller = Caller.required();
+    String currency = currency(body);
+    long amount = body.getLong("amount");
+    long subject = body.containsKey("user_id") ? body.getLong("user_id") : caller.userId;
+    if (subject != caller.userId && !caller.isAdmin()) {
+      return Future.failedFuture(Failure.FORBIDDEN.exception("only an admin may act for another user"));
+    }
+    Move move;
+    Future<Void> parties;
+    if (kind == Kind.TRANSFER) {
+      long to = body.getLong("to_user_id");
+      if (to == caller.userId) {
+        return Future.failedFuture(Failure.invalid("to_user_id", "cannot transfer to yourself"));
+      }
+      move = new Move(kind, "transfer", caller.userId, to, amount, currency, body.getString("description"), null);
+      parties = requireActiveUser(to, "to_user_id");
+    } else {
+      move = kind == Kind.CREDIT
+        ? new Move(kind, "credit", 0, subject, amount, currency, body.getString("description"), null)
+        : new Move(kind, "debit", subject, 0, amount, currency, body.getString("description"), null);
+      parties = subject == caller.userId ? Future.succeededFuture() : requireActiveUser(subject, "user_id");
+    }
+    String key = body.getString("Idempotency-Key");
+    return parties.compose(ignored -> apply(move, caller.userId, key, requestHash(kind, body)));
+  }
+
+  /** A scheduled or recurring payment: exactly once per task, refused for good when funds are short. */
+  private Future<JsonObject> taskTransfer(JsonObject body) {
+    Move move = new Move(Kind.TRANSFER, "transfer", body.getLong("from_user_id"), body.getLong("to_user_id"),
+      body.getLong("amount"), currency(body), body.getString("description"), null);
+    return apply(move, 0, body.getString("idempotency_key"), requestHash(Kind.TRANSFER, body));
+  }
+
+  private Future<JsonObject> reverse(JsonObject body) {
+    if (!Caller.required().isAdmin()) {
+      return Future.failedFuture(Failure.FORBIDDEN.exception("only an admin may reverse a transaction"));
+    }
+    long id = body.getLong("id");
+    return pool.preparedQuery(LedgerSql.FIND).execute(Tuple.of(id)).compose(rows -> {
+      if (rows.size() == 0) {
+        return Future.failedFuture(Failure.NOT_FOUND.exception("no transaction " + id));
+      }
+      Row original = rows.iterator().next();
+      if ("reversal".equals(original.getString("type"))) {
+        return Future.failedFuture(Failure.CONFLICT.exception("a reversal cannot itself be reversed"));
+      }
+      if (original.getLong("reversed_by") != null) {
+        return Future.failedFuture(Failure.CONFLICT.exception("already reversed by transaction " + original.getLong("reversed_by")));
+      }
+      String type = original.getString("type");
+      Kind kind = "credit".equals(type) ? Kind.CREDIT : "debit".equals(type) ? Kind.DEBIT : Kind.TRANSFER;
+      Move forward = new Move(kind, type, original.getLong("from_user"), original.getLong("to_user"),
+        original.getLong("amount"), original.getString("currency").trim(), null, null);
+      return apply(forward.reversed(id), Caller.required().userId, body.getString("Idempotency-Key"),
+        requestHash(Kind.TRANSFER, new JsonObject().put("reverse", id)));
+    });
+  }
+
+  /**
+   * One SQL transaction: claim the idempotency key (a concurrent repeat waits here for the first
+   * and then reads its answer), move the money, store the answer. Deadlocks and serialization
+   * failures are retried a bounded number of times; they never reach the client.
+   */
+  private Future<JsonObject> apply(Move move, long scope, String key, String hash) {
+    Timer.Sample timing = Timer.start(metrics);
+    return withRetry(1, () -> pool.withTransaction(tx -> claim(tx, scope, key, hash).compose(replay -> replay != null
+      ? Future.succeededFuture(new Outcome(replay, true))
+      : execute(tx, move).compose(created -> remember(tx, scope, key, created).map(new Outcome(created, false))))))
+      .andThen(result -> {
+        String outcome = result.succeeded() ? (result.result().replayed ? "replayed" : "ok")
+          : Failure.of(result.cause()).name().toLowerCase();
+        Counter.builder("pulse.ledger.transactions").tag("type", move.type).tag("outcome", outcome).register(metrics).increment();
+        timing.stop(Timer.builder("pulse.ledger.latency").tag("type", move.type)
+          .publishPercentileHistogram().register(metrics));
+        if (result.succeeded() && !result.result().replayed) {
+          DistributionSummary.builder("pulse.ledger.amount").tag("currency", move.currency).baseUnit("minor_units")
+            .register(metrics).record(move.amount);
+          publish(result.result().transaction, move);
+        }
+      })
+      .map(outcome -> outcome.transaction)
+      .recover(LedgerVerticle::translate);
+  }
+
+  private static final class Outcome {
+    final JsonObject transaction;
+    final boolean replayed;
+
+    Outcome(JsonObject transaction, boolean replayed) {
+      this.transaction = transaction;
+      this.replayed = replayed;
+    }
+  }
+
+  private Future<JsonObject> execute(SqlConnection tx, Move move) {
+    String actorRequest = RequestContext.requestId();
+    Caller caller = RequestContext.caller();
+    Long actor = caller == null ? null : caller.userId;
+    Future<RowSet<Row>> moved;
+    switch (move.kind) {
+      case CREDIT:
+        moved = tx.preparedQuery(LedgerSql.CREDIT).execute(Tuple.of(move.to, move.amount, move.currency, move.type,
+          move.description, move.reverses, actor, actorRequest));
+        break;
+      case DEBIT:
+        moved = tx.preparedQuery(LedgerSql.DEBIT).execute(Tuple.of(move.from, move.amount, move.currency, move.type,
+          move.description, move.reverses, actor, actorRequest));
+        break;
+      default:
+        moved = tx.preparedQuery(LedgerSql.LOCK_PAIR).execute(Tuple.of(move.from, move.to, move.currency))
+          .compose(locked -> tx.preparedQuery(LedgerSql.TRANSFER).execute(Tuple.of(move.from, move.to, move.amount,
+            move.currency, move.type, move.description).addValue(move.reverses).addValue(actor).addValue(actorRequest)));
+    }
+    return moved.compose(rows -> rows.size() == 0
+      ? Future.failedFuture(Failure.INSUFFICIENT_FUNDS.exception("insufficient funds: the balance in " + move.currency
+      + " is below " + move.amount))
+      : Future.succeededFuture(transactionJson(rows.iterator().next())));
+  }
+
+  /** Null when the key is new (or there is none); the first answer when it is a repeat. */
+  private static Future<JsonObject> claim(SqlConnection tx, long scope, String key, String hash) {
+    if (key == null) {
+      return Future.succeededFuture();
+    }
+    return tx.preparedQuery(LedgerSql.CLAIM_KEY).execute(Tuple.of(scope, key, hash)).compose(claimed -> claimed.size() == 1
+      ? Future.succeededFuture()
+      : tx.preparedQuery(LedgerSql.READ_KEY).execute(Tuple.of(scope, key)).compose(rows -> {
+        Row row = rows.iterator().next();
+        return hash.equals(row.getString("request_hash"))
+          ? Future.succeededFuture(new JsonObject(row.getString("response")))
+          : Future.failedFuture(Failure.CONFLICT.exception("this Idempotency-Key was used with a different request"));
+      }));
+  }
+
+  private static Future<Void> remember(SqlConnection tx, long scope, String key, JsonObject response) {
+    return key == null ? Future.succeededFuture()
+      : tx.preparedQuery(LedgerSql.ANSWER_KEY).execute(Tuple.of(scope, key, response.encode())).mapEmpty();
+  }
+
+  private static Future<Outcome> withRetry(int attempt, Supplier<Future<Outcome>> work) {
+    return work.get()
+      .recover(error -> {
+        boolean transient_ = error instanceof PgException
+          && ("40001".equals(((PgException) error).getSqlState()) || "40P01".equals(((PgException) error).getSqlState()));
+        return transient_ && attempt < MAX_ATTEMPTS ? withRetry(attempt + 1, work) : Future.failedFuture(error);
+      });
+  }
+
+  /** Known database refusals become client failures; the rest stay internal. */
+  private static <T> Future<T> translate(Throwable error) {
+    if (error instanceof PgException) {
+      PgException pg = (PgException) error;
+      if ("23505".equals(pg.getSqlState()) && pg.getConstraint() != null && pg.getConstraint().contains("reverses")) {
+        return Future.failedFuture(Failure.CONFLICT.exception("this transaction was already reversed"));
+      }
+      if ("23514".equals(pg.getSqlState())) {
+        return Future.failedFuture(Failure.INSUFFICIENT_FUNDS.exception("insufficient funds"));
+      }
+    }
+    return Future.failedFuture(error);
+  }
+
+  /** After commit: each party (not the outside world) hears of its new balance and the transaction. */
+  private void publish(JsonObject transaction, Move move) {
+    for (long party : new long[] {move.from, move.to}) {
+      if (party > 0) {
+        vertx.eventBus().publish(Addresses.Events.user(party), new JsonObject().put("type", "transaction.created")
+          .put("transaction", transaction));
+        vertx.eventBus().publish(Addresses.Events.user(party), new JsonObject().put("type", "balance.changed")
+          .put("currency", move.currency).put("transaction_id", transaction.getLong("id")));
+      }
+    }
+  }
+
+  private Future<JsonObject> get(JsonObject body) {
+    long id = body.getLong("id");
+    Caller caller = Caller.required();
+    return pool.preparedQuery(LedgerSql.FIND).execute(Tuple.of(id)).compose(rows -> {
+      Row row = rows.size() == 0 ? null : rows.iterator().next();
+      if (row == null || !(caller.isAdmin() || row.getLong("from_user") == caller.userId || row.getLong("to_user") == caller.userId)) {
+        return Future.failedFuture(Failure.NOT_FOUND.exception("no transaction " + id));
+      }
+      return Future.succeededFuture(transactionJson(row));
+    });
+  }
+
+  /** Newest first: each change to the caller's balances with the transaction behind it and the balance after. */
+  private Future<JsonObject> history(JsonObject body) {
+    Caller caller = Caller.required();
+    int limit = body.getInteger("limit", 50);
+    long before = body.containsKey("cursor") ? Long.parseLong(body.getString("cursor")) : Long.MAX_VALUE;
+    Tuple args = Tuple.of(caller.userId, before, body.getString("type"))
+      .addValue(time(body.getString("from"))).addValue(time(body.getString("to"))).addInteger(limit + 1);
+    return pool.preparedQuery(LedgerSql.ENTRIES).execute(args).map(rows -> {
+      JsonArray items = new JsonArray();
+      Long last = null;
+      for (Row row : rows) {
+        if (items.size() == limit) {
+          break;
+        }
+        last = row.getLong("entry_id");
+        items.add(transactionJson(row).put("change", row.getLong("change")).put("balance_after", row.getLong("balance_after")));
+      }
+      return new JsonObject().put("items", items).put("next_cursor", rows.size() > limit ? String.valueOf(last) : null);
+    });
+  }
+
+  private Future<JsonObject> current(JsonObject body) {
+    return pool.preparedQuery(LedgerSql.CURRENT).execute(Tuple.of(Caller.required().userId)).map(rows -> {
+      JsonArray balances = new JsonArray();
+      for (Row row : rows) {
+        balances.add(new JsonObject().put("currency", row.getString("currency").trim()).put("amount", row.getLong("amount"))
+          .put("updated_at", row.getOffsetDateTime("updated_at").toString()));
+      }
+      return new JsonObject().put("balances", balances);
+    });
+  }
+
+  private Future<JsonObject> atTime(JsonObject body) {
+    OffsetDateTime at = OffsetDateTime.parse(body.getString("timestamp"));
+    return pool.preparedQuery(LedgerSql.AT_TIME).execute(Tuple.of(Caller.required().userId, at)).map(rows -> {
+      JsonArray balances = new JsonArray();
+      for (Row row : rows) {
+        balances.add(new JsonObject().put("currency", row.getString("currency").trim()).put("amount", row.getLong("amount"))
+          .put("as_of", row.getOffsetDateTime("as_of").toString()));
+      }
+      return new JsonObject().put("timestamp", at.toString()).put("balances", balances);
+    });
+  }
+
+  private Future<Void> requireActiveUser(long userId, String field) {
+    return Bus.<JsonObject>request(vertx, Addresses.Identity.STATUS, new JsonObject().put("id", userId),
+        config().getInteger(Config.BUS_TIMEOUT_MS))
+      .transform(reply -> {
+        if (reply.succeeded() && "active".equals(reply.result().body().getString("status"))) {
+          return Future.succeededFuture();
+        }
+        if (reply.failed() && Failure.of(reply.cause()) != Failure.NOT_FOUND) {
+          return Future.failedFuture(reply.cause());
+        }
+        return Future.failedFuture(Failure.NOT_FOUND.exception("no active user " + userId + " (" + field + ")"));
+      });
+  }
+
+  private String currency(JsonObject body) {
+    String code = body.getString("currency", defaultCurrency);
+    try {
+      Currency.getInstance(code);
+      return code;
+    } catch (IllegalArgumentException e) {
+      throw Failure.invalid("currency", "'" + code + "' is not an ISO-4217 currency code");
+    }
+  }
+
+  /** Same endpoint and same body (the key itself aside) give the same hash. */
+  private static String requestHash(Kind kind, JsonObject body) {
+    JsonObject canonical = body.copy();
+    canonical.remove("Idempotency-Key");
+    canonical.remove("idempotency_key");
+    try {
+      MessageDigest digest = MessageDigest.getInstance("SHA-256");
+      String text = kind + " " + new JsonObject(new java.util.TreeMap<>(canonical.getMap())).encode();
+      return HexFormat.of().formatHex(digest.digest(text.getBytes(StandardCharsets.UTF_8)));
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  private static OffsetDateTime time(String text) {
+    return text == null ? null : OffsetDateTime.parse(text);
+  }
+
+  static JsonObject transactionJson(Row row) {
+    long from = row.getLong("from_user");
+    long to = row.getLong("to_user");
+    JsonObject json = new JsonObject()
+      .put("id", row.getLong("id"))
+      .put("type", row.getString("type"))
+      .put("currency", row.getString("currency").trim())
+      .put("amount", row.getLong("amount"))
+      .put("from_user_id", from == 0 ? null : from)
+      .put("to_user_id", to == 0 ? null : to)
+      .put("description", row.getString("description"))
+      .put("reverses", row.getLong("reverses"))
+      .put("created_at", row.getOffsetDateTime("created_at").toString());
+    if (row.getColumnIndex("reversed_by") >= 0) {
+      json.put("reversed_by", row.getLong("reversed_by"));
+    }
+    return json;
   }
 }
