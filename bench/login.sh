@@ -98,7 +98,7 @@ URL="http://127.0.0.1:$HTTP_PORT"
 # the caller has set (DATABASE_URL, CLUSTER, ...) and run it in the temp dir, so only ours count.
 UNSET=()
 if [[ -f "$ROOT/conf/config.json" ]]; then
-  for key in $(grep -o '"[A-Z_][A-Z0-9_]*"[[:space:]]*:' "$ROOT/conf/config.json" | tr -d '":[:space:]'); do
+  for key in $(sed -n 's/^[[:space:]]*"\([A-Z_][A-Z0-9_]*\)"[[:space:]]*:.*/\1/p' "$ROOT/conf/config.json"); do
     UNSET+=(-u "$key")
   done
 fi
