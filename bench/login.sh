@@ -103,6 +103,9 @@ if [[ -f "$ROOT/conf/config.json" ]]; then
   done
 fi
 
+# Is something else busy here? (1-minute, 5-minute, 15-minute load average, before we add ours.)
+LOAD=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)
+
 echo "login.sh: starting a node on $URL (PostgreSQL :$PG_PORT, Redis :$REDIS_PORT, data in $WORK)" >&2
 (
   cd "$WORK"
@@ -130,11 +133,10 @@ until curl -s -o /dev/null -f --max-time 2 "$URL/health/ready"; do
 done
 echo "login.sh: node ready" >&2
 
-# Machine facts, taken before the load (load average: is something else busy here?).
+# Machine facts.
 CORES=$(nproc)
 JAVA_VERSION=$("$JAVA" -version 2>&1 | head -n 1)
 CPU=$(grep -m 1 'model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2- | sed 's/^ *//' || true)
-LOAD=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)
 DATE=$(date -u '+%Y-%m-%d %H:%M UTC')
 
 BENCH=("$JAVA" -cp "$JAR" "$ROOT/bench/LoginBench.java")

@@ -47,10 +47,12 @@ public final class Main {
 
     CountDownLatch stopped = new CountDownLatch(1);
     AtomicBoolean stopping = new AtomicBoolean();
+    long patienceMs = config.integer(Config.SHUTDOWN_GRACE_MS) + 4_000L;
     Runnable stop = () -> {
       if (stopping.compareAndSet(false, true)) {
         log.info("stopping: finishing in-flight requests, undeploying, leaving the cluster");
         node.stop().onComplete(ignored -> stopped.countDown());
+        forceAfter(patienceMs, node, log);
       }
     };
     Signal.handle(new Signal("TERM"), signal -> stop.run());
@@ -64,6 +66,24 @@ public final class Main {
     stopped.await();
     log.info("stopped");
     System.exit(0);
+  }
+
+  /** A stop that hangs (a stuck close somewhere) must not keep the process, or its servers, alive. */
+  private static void forceAfter(long patienceMs, Node node, Logger log) {
+    Thread guard = new Thread(() -> {
+      try {
+        Thread.sleep(patienceMs);
+      } catch (InterruptedException e) {
+        return;
+      }
+      log.error("stopping took more than {} ms; stopping the embedded servers and exiting", patienceMs);
+      if (node.embedded() != null) {
+        node.embedded().close();
+      }
+      Runtime.getRuntime().halt(1);
+    }, "pulse-shutdown-guard");
+    guard.setDaemon(true);
+    guard.start();
   }
 
   private static void awaitQuietly(CountDownLatch latch) {

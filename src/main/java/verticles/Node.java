@@ -26,6 +26,8 @@ import verticles.images.ImageWorkerVerticle;
 import verticles.jobs.RetailJobsVerticle;
 import verticles.ledger.LedgerVerticle;
 import verticles.tasks.DispatchVerticle;
+import verticles.tasks.HttpRequestTask;
+import verticles.tasks.NoopTask;
 
 import java.io.IOException;
 import java.net.InetAddress;
@@ -214,7 +216,10 @@ public final class Node {
       case LEDGER:
         return vertx.deployVerticle(LedgerVerticle::new, options);
       case DISPATCH:
-        return vertx.deployVerticle(DispatchVerticle::new, options);
+        // The built-in task types run where the dispatcher runs; the bus spreads them across nodes.
+        return vertx.deployVerticle(DispatchVerticle::new, options)
+          .compose(id -> vertx.deployVerticle(NoopTask::new, new DeploymentOptions(options).setInstances(2)))
+          .compose(id -> vertx.deployVerticle(HttpRequestTask::new, new DeploymentOptions(options).setInstances(2)));
       case WORKER:
         options.setThreadingModel(ThreadingModel.WORKER).setInstances(Runtime.getRuntime().availableProcessors());
         return vertx.deployVerticle(ImageWorkerVerticle::new, options);

@@ -42,14 +42,41 @@ public final class Addresses {
     public static final String BALANCES_AT_TIME = "ledger.balances.at-time";
   }
 
-  /** Task handlers: {@code task.<type>}. */
+  /** DispatchVerticle: tasks; task handlers are {@code task.<type>}. */
   public static final class Tasks {
     private Tasks() {
     }
 
+    public static final String SUBMIT = "tasks.submit";
+    public static final String GET = "tasks.get";
+    public static final String LIST = "tasks.list";
+    public static final String CANCEL = "tasks.cancel";
+    public static final String RETRY = "tasks.retry";
+
     public static String handler(String type) {
       return "task." + type;
     }
+  }
+
+  /** DispatchVerticle: recurring schedules. */
+  public static final class Schedules {
+    private Schedules() {
+    }
+
+    public static final String CREATE = "schedules.create";
+    public static final String GET = "schedules.get";
+    public static final String LIST = "schedules.list";
+    public static final String UPDATE = "schedules.update";
+    public static final String DELETE = "schedules.delete";
+  }
+
+  /** DispatchVerticle: queue limits and depths. */
+  public static final class Queues {
+    private Queues() {
+    }
+
+    public static final String LIST = "queues.list";
+    public static final String UPDATE = "queues.update";
   }
 
   /** Pushes for watchers (a publish can be missed: nothing may depend on catching one). */

@@ -47,6 +47,10 @@ public final class Config {
   public static final String LOG_LEVEL = "LOG_LEVEL";
   public static final String BODY_LIMIT_BYTES = "BODY_LIMIT_BYTES";
   public static final String DEFAULT_CURRENCY = "DEFAULT_CURRENCY";
+  public static final String TASK_LEASE_MS = "TASK_LEASE_MS";
+  public static final String TASK_NODE_CONCURRENCY = "TASK_NODE_CONCURRENCY";
+  public static final String TASK_RECONCILE_MS = "TASK_RECONCILE_MS";
+  public static final String OUTBOUND_ALLOWLIST = "OUTBOUND_ALLOWLIST";
   public static final String CORS_ORIGINS = "CORS_ORIGINS";
   public static final String RATE_LIMIT_AUTH_PER_MINUTE = "RATE_LIMIT_AUTH_PER_MINUTE";
   public static final String RATE_LIMIT_USER_PER_MINUTE = "RATE_LIMIT_USER_PER_MINUTE";
@@ -93,6 +97,10 @@ public final class Config {
     Map.entry(LOG_LEVEL, Kind.LOG_LEVEL),
     Map.entry(BODY_LIMIT_BYTES, Kind.POSITIVE),
     Map.entry(DEFAULT_CURRENCY, Kind.CURRENCY),
+    Map.entry(TASK_LEASE_MS, Kind.POSITIVE),
+    Map.entry(TASK_NODE_CONCURRENCY, Kind.POSITIVE),
+    Map.entry(TASK_RECONCILE_MS, Kind.POSITIVE),
+    Map.entry(OUTBOUND_ALLOWLIST, Kind.TEXT),
     Map.entry(CORS_ORIGINS, Kind.TEXT),
     Map.entry(RATE_LIMIT_AUTH_PER_MINUTE, Kind.POSITIVE),
     Map.entry(RATE_LIMIT_USER_PER_MINUTE, Kind.POSITIVE),

@@ -143,6 +143,9 @@ public final class EmbeddedServers implements AutoCloseable {
   /** Stops both servers cleanly (PostgreSQL fast shutdown, Redis with its final fsync). */
   @Override
   public synchronized void close() {
+    if (!lock.isValid()) {
+      return;
+    }
     if (redis != null) {
       try {
         redis.stop();

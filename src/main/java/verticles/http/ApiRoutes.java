@@ -9,6 +9,7 @@ import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
 import verticles.common.Addresses;
 import verticles.common.Bus;
+import verticles.common.ServiceReplies;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -58,6 +59,18 @@ final class ApiRoutes {
     authenticated(HttpMethod.GET, "/api/v1/balances/current", Addresses.Ledger.BALANCES_CURRENT, 200);
     authenticated(HttpMethod.GET, "/api/v1/balances/historical", Addresses.Ledger.BALANCES_HISTORICAL, 200);
     authenticated(HttpMethod.GET, "/api/v1/balances/at-time", Addresses.Ledger.BALANCES_AT_TIME, 200);
+    authenticated(HttpMethod.POST, "/api/v1/tasks", Addresses.Tasks.SUBMIT, 201);
+    authenticated(HttpMethod.GET, "/api/v1/tasks", Addresses.Tasks.LIST, 200);
+    authenticated(HttpMethod.GET, "/api/v1/tasks/{id}", Addresses.Tasks.GET, 200);
+    authenticated(HttpMethod.POST, "/api/v1/tasks/{id}/cancel", Addresses.Tasks.CANCEL, 200);
+    authenticated(HttpMethod.POST, "/api/v1/tasks/{id}/retry", Addresses.Tasks.RETRY, 200);
+    authenticated(HttpMethod.POST, "/api/v1/schedules", Addresses.Schedules.CREATE, 201);
+    authenticated(HttpMethod.GET, "/api/v1/schedules", Addresses.Schedules.LIST, 200);
+    authenticated(HttpMethod.GET, "/api/v1/schedules/{id}", Addresses.Schedules.GET, 200);
+    authenticated(HttpMethod.PATCH, "/api/v1/schedules/{id}", Addresses.Schedules.UPDATE, 200);
+    authenticated(HttpMethod.DELETE, "/api/v1/schedules/{id}", Addresses.Schedules.DELETE, 204);
+    authenticated(HttpMethod.GET, "/api/v1/queues", Addresses.Queues.LIST, 200);
+    authenticated(HttpMethod.PATCH, "/api/v1/queues/{name}", Addresses.Queues.UPDATE, 200);
   }
 
   /** Public, limited per client IP and endpoint (these are the endpoints that take passwords). */
@@ -96,10 +109,11 @@ final class ApiRoutes {
       }
       Bus.<JsonObject>request(vertx, address, message, timeoutMs)
         .onSuccess(reply -> {
+          String override = reply.headers().get(ServiceReplies.STATUS_HEADER);
           if (reply.body() == null) {
             rc.response().setStatusCode(204).end();
           } else {
-            rc.response().setStatusCode(status);
+            rc.response().setStatusCode(override != null ? Integer.parseInt(override) : status);
             rc.json(reply.body());
           }
         })

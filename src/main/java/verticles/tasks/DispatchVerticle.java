@@ -1,27 +1,331 @@
 package verticles.tasks;
 
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
 import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import io.vertx.micrometer.backends.BackendRegistries;
 import io.vertx.redis.client.RedisAPI;
 import io.vertx.sqlclient.Pool;
+import io.vertx.sqlclient.Row;
+import io.vertx.sqlclient.RowSet;
+import io.vertx.sqlclient.Tuple;
+import verticles.common.Addresses;
+import verticles.common.Caller;
+import verticles.common.Config;
 import verticles.common.Database;
+import verticles.common.Failure;
 import verticles.common.RedisStore;
 import verticles.common.Role;
 import verticles.common.ServiceHealth;
+import verticles.common.ServiceReplies;
+import verticles.common.TaskTypes;
+
+import java.time.Instant;
+import java.time.OffsetDateTime;
+import java.time.ZoneOffset;
 
 /**
- * Owns tasks, schedules and the Redis backlog: delivery, leases, retries (bus area tasks.*).
- * So far it answers its readiness check; its features land with their issues.
+ * Owns tasks, schedules, queues and the Redis backlog. Answers the task API (submit, read,
+ * cancel, retry, schedules, queue limits), and runs on every dispatch node the delivery loop
+ * ({@link Dispatcher}) and the cron scheduler ({@link Scheduler}).
  */
 public class DispatchVerticle extends VerticleBase {
 
+  private static final JsonObject DEFAULT_BACKOFF = new JsonObject().put("kind", "exponential").put("base_ms", 1000).put("max_ms", 300_000);
+
   private Pool pool;
-  private RedisAPI redis;
+  private Backlog backlog;
+  private TaskEvents events;
+  private Dispatcher dispatcher;
+  private Scheduler scheduler;
+  private MeterRegistry metrics;
 
   @Override
   public Future<?> start() {
     pool = Database.pool(vertx, config());
-    redis = RedisStore.client(vertx, config());
+    RedisAPI redis = RedisStore.client(vertx, config());
+    backlog = new Backlog(redis);
+    events = new TaskEvents(vertx);
+    metrics = BackendRegistries.getNow(config().getString(Config.NODE_NAME));
+    dispatcher = new Dispatcher(vertx, pool, backlog, events, config().getString(Config.NODE_NAME),
+      config().getInteger(Config.TASK_LEASE_MS), config().getInteger(Config.TASK_NODE_CONCURRENCY),
+      config().getInteger(Config.TASK_RECONCILE_MS), metrics);
+    scheduler = new Scheduler(vertx, pool, this::insert);
+
+    ServiceReplies.serve(vertx, Addresses.Tasks.SUBMIT, this::submit);
+    ServiceReplies.serve(vertx, Addresses.Tasks.GET, body -> owned(body.getLong("id")));
+    ServiceReplies.serve(vertx, Addresses.Tasks.LIST, this::list);
+    ServiceReplies.serve(vertx, Addresses.Tasks.CANCEL, this::cancel);
+    ServiceReplies.serve(vertx, Addresses.Tasks.RETRY, this::retry);
+    ServiceReplies.serve(vertx, Addresses.Schedules.CREATE, this::createSchedule);
+    ServiceReplies.serve(vertx, Addresses.Schedules.GET, body -> ownedSchedule(body.getLong("id")).map(TaskJson::schedule));
+    ServiceReplies.serve(vertx, Addresses.Schedules.LIST, this::listSchedules);
+    ServiceReplies.serve(vertx, Addresses.Schedules.UPDATE, this::updateSchedule);
+    ServiceReplies.serve(vertx, Addresses.Schedules.DELETE, this::deleteSchedule);
+    ServiceReplies.serve(vertx, Addresses.Queues.LIST, body -> adminOnly().compose(ignored -> queueStats()));
+    ServiceReplies.serve(vertx, Addresses.Queues.UPDATE, this::updateQueue);
+    dispatcher.start();
+    scheduler.start();
     return new ServiceHealth(vertx, Role.DISPATCH, config()).postgres(pool).redis(redis).serve();
+  }
+
+  /** SIGTERM: no lease is left behind (running tasks finish or go straight back to their queue). */
+  @Override
+  public Future<?> stop() {
+    scheduler.stop();
+    return dispatcher.stop(Math.min(3000, config().getInteger(Config.SHUTDOWN_GRACE_MS)));
+  }
+
+  // ---- tasks ----
+
+  private Future<Object> submit(JsonObject body) {
+    Caller caller = Caller.required();
+    JsonObject spec = body.copy();
+    spec.remove("Idempotency-Key");
+    checkTask(spec, caller);
+    OffsetDateTime runAt = runAt(spec);
+    String key = body.getString("Idempotency-Key");
+    return insert(caller.userId, spec, runAt, key, null, null).compose(created -> {
+      if (created != null) {
+        return Future.succeededFuture(new ServiceReplies.WithStatus(created, 201));
+      }
+      return pool.preparedQuery(TaskSql.FIND_BY_KEY).execute(Tuple.of(caller.userId, key))
+        .map(rows -> new ServiceReplies.WithStatus(TaskJson.task(rows.iterator().next()), 200));
+    });
+  }
+
+  /**
+   * Inserts the row (PostgreSQL first: the truth), then pushes it to Redis after the commit.
+   * Null when the idempotency key or the cron occurrence already has its task.
+   */
+  Future<JsonObject> insert(long owner, JsonObject spec, OffsetDateTime runAt, String key, Long scheduleId, String occurrence) {
+    String queue = spec.getString("queue", "default");
+    Tuple args = Tuple.of(owner, spec.getString("type"), queue, spec.getInteger("priority", 0),
+        spec.getJsonObject("payload", new JsonObject()), spec.getInteger("max_attempts", 5))
+      .addValue(spec.getJsonObject("backoff", DEFAULT_BACKOFF))
+      .addValue(spec.getInteger("timeout_ms", 30_000))
+      .addValue(runAt)
+      .addValue(key)
+      .addValue(scheduleId)
+      .addValue(occurrence);
+    return pool.preparedQuery(TaskSql.ENSURE_QUEUE).execute(Tuple.of(queue))
+      .compose(ignored -> pool.preparedQuery(TaskSql.INSERT).execute(args))
+      .compose(rows -> {
+        if (rows.size() == 0) {
+          return Future.succeededFuture(null);
+        }
+        JsonObject task = TaskJson.task(rows.iterator().next());
+        Counter.builder("pulse.tasks.submitted").tag("type", task.getString("type")).register(metrics).increment();
+        events.changed(task);
+        Future<Void> pushed = "queued".equals(task.getString("status"))
+          ? backlog.pushReady(queue, task.getLong("id"), task.getInteger("priority"))
+          : backlog.pushDelayed(queue, task.getLong("id"), task.getInteger("priority"), runAt.toInstant().toEpochMilli());
+        // A failed push loses nothing: the reconciler restores it from PostgreSQL.
+        return pushed.otherwiseEmpty().map(ignored -> {
+          vertx.eventBus().publish(Dispatcher.WAKEUP, queue);
+          return task;
+        });
+      });
+  }
+
+  /** What the schema cannot say: the type must exist, and only the payer (or an admin) may move money. */
+  private static void checkTask(JsonObject spec, Caller caller) {
+    String type = spec.getString("type");
+    if (!TaskTypes.KNOWN.contains(type)) {
+      throw Failure.invalid("type", "unknown task type '" + type + "'; known: " + String.join(", ", new java.util.TreeSet<>(TaskTypes.KNOWN)));
+    }
+    if (spec.containsKey("run_at") && spec.containsKey("delay_ms")) {
+      throw Failure.invalid("run_at", "give run_at or delay_ms, not both");
+    }
+    if (TaskTypes.LEDGER_TRANSFER.equals(type)) {
+      JsonObject payload = spec.getJsonObject("payload", new JsonObject());
+      Object payer = payload.getValue("from_user_id");
+      if (!(payer instanceof Number) || !(payload.getValue("to_user_id") instanceof Number)
+        || !(payload.getValue("amount") instanceof Number) || payload.getLong("amount") <= 0) {
+        throw Failure.invalid("payload", "a ledger.transfer needs from_user_id, to_user_id and a positive amount");
+      }
+      if (!caller.isAdmin() && ((Number) payer).longValue() != caller.userId) {
+        throw Failure.FORBIDDEN.exception("only the payer or an admin may submit a ledger.transfer");
+      }
+    }
+  }
+
+  private static OffsetDateTime runAt(JsonObject spec) {
+    if (spec.containsKey("run_at")) {
+      return OffsetDateTime.parse(spec.getString("run_at"));
+    }
+    return OffsetDateTime.now(ZoneOffset.UTC).plusNanos(spec.getLong("delay_ms", 0L) * 1_000_000);
+  }
+
+  /** The task, if the caller owns it or is an admin; 404 otherwise. */
+  private Future<JsonObject> owned(long id) {
+    Caller caller = Caller.required();
+    return pool.preparedQuery(TaskSql.FIND).execute(Tuple.of(id)).compose(rows -> {
+      Row row = rows.size() == 0 ? null : rows.iterator().next();
+      if (row == null || !caller.mayActFor(row.getLong("owner_id"))) {
+        return Future.failedFuture(Failure.NOT_FOUND.exception("no task " + id));
+      }
+      return Future.succeededFuture(TaskJson.task(row));
+    });
+  }
+
+  private Future<JsonObject> list(JsonObject query) {
+    Caller caller = Caller.required();
+    int limit = query.getInteger("limit", 50);
+    long before = query.containsKey("cursor") ? Long.parseLong(query.getString("cursor")) : Long.MAX_VALUE;
+    Tuple args = Tuple.of(caller.isAdmin() ? null : caller.userId, query.getString("status"), query.getString("type"),
+      query.getString("queue"), before, limit + 1);
+    return pool.preparedQuery(TaskSql.PAGE).execute(args).map(rows -> page(rows, limit, TaskJson::task, "id"));
+  }
+
+  private Future<JsonObject> cancel(JsonObject body) {
+    long id = body.getLong("id");
+    return owned(id).compose(task -> pool.preparedQuery(TaskSql.CANCEL).execute(Tuple.of(id))).compose(rows -> {
+      if (rows.size() == 0) {
+        return Future.failedFuture(Failure.CONFLICT.exception("only a scheduled or queued task can be cancelled"));
+      }
+      JsonObject task = TaskJson.task(rows.iterator().next());
+      events.changed(task);
+      return backlog.forget(task.getString("queue"), id, task.getInteger("priority")).otherwiseEmpty().map(task);
+    });
+  }
+
+  private Future<JsonObject> retry(JsonObject body) {
+    long id = body.getLong("id");
+    return owned(id).compose(task -> pool.preparedQuery(TaskSql.RETRY).execute(Tuple.of(id))).compose(rows -> {
+      if (rows.size() == 0) {
+        return Future.failedFuture(Failure.CONFLICT.exception("only a failed or dead task can be retried"));
+      }
+      JsonObject task = TaskJson.task(rows.iterator().next());
+      events.changed(task);
+      return backlog.pushReady(task.getString("queue"), id, task.getInteger("priority")).otherwiseEmpty()
+        .map(ignored -> {
+          vertx.eventBus().publish(Dispatcher.WAKEUP, task.getString("queue"));
+          return task;
+        });
+    });
+  }
+
+  // ---- schedules ----
+
+  private Future<JsonObject> createSchedule(JsonObject body) {
+    Caller caller = Caller.required();
+    JsonObject task = body.getJsonObject("task");
+    checkTask(task, caller);
+    CronSchedule cron = cron(body.getString("cron"), body.getString("timezone", "UTC"));
+    OffsetDateTime next = cron.next(Instant.now()).atOffset(ZoneOffset.UTC);
+    return pool.preparedQuery(TaskSql.SCHEDULE_INSERT).execute(Tuple.of(caller.userId, body.getString("name"), body.getString("cron"),
+        body.getString("timezone", "UTC"), task, body.getBoolean("enabled", true)).addValue(next))
+      .map(rows -> {
+        JsonObject schedule = TaskJson.schedule(rows.iterator().next());
+        events.scheduleChanged(schedule, "created");
+        return schedule;
+      });
+  }
+
+  private Future<Row> ownedSchedule(long id) {
+    Caller caller = Caller.required();
+    return pool.preparedQuery(TaskSql.SCHEDULE_FIND).execute(Tuple.of(id)).compose(rows -> {
+      Row row = rows.size() == 0 ? null : rows.iterator().next();
+      if (row == null || !caller.mayActFor(row.getLong("owner_id"))) {
+        return Future.failedFuture(Failure.NOT_FOUND.exception("no schedule " + id));
+      }
+      return Future.succeededFuture(row);
+    });
+  }
+
+  private Future<JsonObject> listSchedules(JsonObject query) {
+    Caller caller = Caller.required();
+    int limit = query.getInteger("limit", 50);
+    long after = query.containsKey("cursor") ? Long.parseLong(query.getString("cursor")) : 0;
+    return pool.preparedQuery(TaskSql.SCHEDULE_PAGE).execute(Tuple.of(caller.isAdmin() ? null : caller.userId, after, limit + 1))
+      .map(rows -> page(rows, limit, TaskJson::schedule, "id"));
+  }
+
+  private Future<JsonObject> updateSchedule(JsonObject body) {
+    long id = body.getLong("id");
+    return ownedSchedule(id).compose(row -> {
+      String expression = body.getString("cron", row.getString("cron"));
+      boolean enabled = body.getBoolean("enabled", row.getBoolean("enabled"));
+      OffsetDateTime next = cron(expression, row.getString("timezone")).next(Instant.now()).atOffset(ZoneOffset.UTC);
+      return pool.preparedQuery(TaskSql.SCHEDULE_UPDATE).execute(Tuple.of(id, expression, enabled, next));
+    }).map(rows -> {
+      JsonObject schedule = TaskJson.schedule(rows.iterator().next());
+      events.scheduleChanged(schedule, "updated");
+      return schedule;
+    });
+  }
+
+  private Future<Void> deleteSchedule(JsonObject body) {
+    long id = body.getLong("id");
+    return ownedSchedule(id).compose(row -> pool.preparedQuery(TaskSql.SCHEDULE_DELETE).execute(Tuple.of(id))
+      .onSuccess(ignored -> events.scheduleChanged(TaskJson.schedule(row), "deleted"))).mapEmpty();
+  }
+
+  private static CronSchedule cron(String expression, String timezone) {
+    try {
+      return CronSchedule.parse(expression, timezone);
+    } catch (IllegalArgumentException e) {
+      String message = e.getMessage();
+      int colon = message.indexOf(": ");
+      throw Failure.invalid(message.substring(0, colon), message.substring(colon + 2));
+    }
+  }
+
+  // ---- queues ----
+
+  private Future<JsonObject> queueStats() {
+    return pool.query(TaskSql.QUEUES).execute().compose(limits -> pool.query(TaskSql.QUEUE_COUNTS).execute().compose(counts -> {
+      java.util.Map<String, Row> countsByQueue = new java.util.HashMap<>();
+      counts.forEach(row -> countsByQueue.put(row.getString("queue"), row));
+      JsonArray items = new JsonArray();
+      java.util.List<Future<?>> depths = new java.util.ArrayList<>();
+      for (Row limit : limits) {
+        String name = limit.getString("name");
+        Row count = countsByQueue.get(name);
+        JsonObject item = new JsonObject().put("name", name).put("paused", limit.getBoolean("paused"))
+          .put("concurrency", limit.getInteger("concurrency")).put("rate_per_s", limit.getInteger("rate_per_s"))
+          .put("dead", count == null ? 0 : count.getLong("dead"))
+          .put("completed_per_s", count == null ? 0.0 : count.getLong("done_last_minute") / 60.0);
+        OffsetDateTime oldest = count == null ? null : count.getOffsetDateTime("oldest_ready");
+        item.put("oldest_ready_age_ms", oldest == null ? null : Math.max(0, java.time.Duration.between(oldest, OffsetDateTime.now()).toMillis()));
+        items.add(item);
+        depths.add(backlog.depth(name).onSuccess(depth -> item.put("ready", depth[0]).put("delayed", depth[1]).put("running", depth[2])));
+      }
+      return Future.join(depths).transform(ignored -> Future.succeededFuture(new JsonObject().put("items", items)));
+    }));
+  }
+
+  private Future<JsonObject> updateQueue(JsonObject body) {
+    return adminOnly().compose(ignored -> pool.preparedQuery(TaskSql.UPDATE_QUEUE).execute(Tuple.of(body.getString("name"),
+        body.getInteger("concurrency"), body.getInteger("rate_per_s"), body.getBoolean("paused"),
+        body.containsKey("concurrency"), body.containsKey("rate_per_s"))))
+      .compose(rows -> {
+        Row row = rows.iterator().next();
+        JsonObject queue = new JsonObject().put("name", row.getString("name")).put("concurrency", row.getInteger("concurrency"))
+          .put("rate_per_s", row.getInteger("rate_per_s")).put("paused", row.getBoolean("paused"));
+        return backlog.writeLimits(queue.getString("name"), queue.getBoolean("paused"), queue.getInteger("concurrency"),
+          queue.getInteger("rate_per_s")).map(queue);
+      });
+  }
+
+  private static Future<Void> adminOnly() {
+    return Caller.required().isAdmin() ? Future.succeededFuture() : Future.failedFuture(Failure.FORBIDDEN.exception("admins only"));
+  }
+
+  private static JsonObject page(RowSet<Row> rows, int limit, java.util.function.Function<Row, JsonObject> toJson, String key) {
+    JsonArray items = new JsonArray();
+    Long last = null;
+    for (Row row : rows) {
+      if (items.size() == limit) {
+        break;
+      }
+      items.add(toJson.apply(row));
+      last = row.getLong(key);
+    }
+    return new JsonObject().put("items", items).put("next_cursor", rows.size() > limit ? String.valueOf(last) : null);
   }
 }

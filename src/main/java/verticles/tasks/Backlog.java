@@ -1,0 +1,192 @@
+package verticles.tasks;
+
+import io.vertx.core.Future;
+import io.vertx.redis.client.RedisAPI;
+import io.vertx.redis.client.Response;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The Redis backlog, per queue: {@code ready} (sorted by priority, then age), {@code delayed}
+ * (by due time; members are "priority|id") and {@code leased} (by lease expiry; its size is
+ * what runs now, cluster-wide). Every move between them is one Lua script, so it is atomic
+ * whatever the number of dispatchers, and time is Redis's own clock. PostgreSQL stays the
+ * truth: anything lost here is pushed again by the reconciler.
+ */
+final class Backlog {
+
+  static final String QUEUES = "tasks:queues";
+
+  /** Pops up to ARGV[2] ready ids into leased, within the queue's pause, concurrency and rate limits. */
+  private static final String TAKE =
+    "local t = redis.call('TIME') local now = t[1] * 1000 + math.floor(t[2] / 1000) "
+      + "local limits = redis.call('HMGET', KEYS[3], 'paused', 'concurrency', 'rate') "
+      + "if limits[1] == '1' then return {} end "
+      + "local n = tonumber(ARGV[2]) "
+      + "if limits[2] then local free = tonumber(limits[2]) - redis.call('ZCARD', KEYS[2]) if free < n then n = free end end "
+      + "local rateKey = KEYS[4] .. ':' .. t[1] "
+      + "if limits[3] then local left = tonumber(limits[3]) - tonumber(redis.call('GET', rateKey) or '0') "
+      + "  if left < n then n = left end end "
+      + "if n <= 0 then return {} end "
+      + "local popped = redis.call('ZPOPMIN', KEYS[1], n) local ids = {} "
+      + "for i = 1, #popped, 2 do redis.call('ZADD', KEYS[2], now + tonumber(ARGV[1]), popped[i]) ids[#ids + 1] = popped[i] end "
+      + "if limits[3] and #ids > 0 then redis.call('INCRBY', rateKey, #ids) redis.call('PEXPIRE', rateKey, 2000) end "
+      + "return ids";
+
+  /** Moves due delayed members to ready; returns their ids. */
+  private static final String PROMOTE =
+    "local t = redis.call('TIME') local now = t[1] * 1000 + math.floor(t[2] / 1000) "
+      + "local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[1])) local ids = {} "
+      + "for i, member in ipairs(due) do "
+      + "  local bar = string.find(member, '|', 1, true) local priority = tonumber(string.sub(member, 1, bar - 1)) "
+      + "  local id = string.sub(member, bar + 1) "
+      + "  redis.call('ZREM', KEYS[1], member) redis.call('ZADD', KEYS[2], (9 - priority) * 1e13 + now, id) ids[#ids + 1] = id end "
+      + "return ids";
+
+  /** Drops leases that expired (their holder stopped renewing); returns the ids. */
+  private static final String EXPIRE =
+    "local t = redis.call('TIME') local now = t[1] * 1000 + math.floor(t[2] / 1000) "
+      + "local gone = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, 1000) "
+      + "for i, id in ipairs(gone) do redis.call('ZREM', KEYS[1], id) end return gone";
+
+  /** ARGV: triples (id, priority, run_at ms). Puts back each id found in none of the three sets; returns how many. */
+  private static final String RESTORE =
+    "local t = redis.call('TIME') local now = t[1] * 1000 + math.floor(t[2] / 1000) local restored = 0 "
+      + "for i = 1, #ARGV, 3 do local id = ARGV[i] local priority = tonumber(ARGV[i + 1]) local due = tonumber(ARGV[i + 2]) "
+      + "  if not redis.call('ZSCORE', KEYS[1], id) and not redis.call('ZSCORE', KEYS[3], id) "
+      + "     and not redis.call('ZSCORE', KEYS[2], priority .. '|' .. id) then "
+      + "    if due <= now then redis.call('ZADD', KEYS[1], (9 - priority) * 1e13 + now, id) "
+      + "    else redis.call('ZADD', KEYS[2], due, priority .. '|' .. id) end restored = restored + 1 end end "
+      + "return restored";
+
+  /** Ready now, ordered by priority then age. */
+  private static final String PUSH_READY =
+    "local t = redis.call('TIME') local now = t[1] * 1000 + math.floor(t[2] / 1000) "
+      + "redis.call('ZADD', KEYS[1], 'NX', (9 - tonumber(ARGV[2])) * 1e13 + now, ARGV[1]) redis.call('SADD', KEYS[2], ARGV[3]) return 1";
+
+  private final RedisAPI redis;
+
+  Backlog(RedisAPI redis) {
+    this.redis = redis;
+  }
+
+  static String ready(String queue) {
+    return "tasks:ready:" + queue;
+  }
+
+  static String delayed(String queue) {
+    return "tasks:delayed:" + queue;
+  }
+
+  static String leased(String queue) {
+    return "tasks:leased:" + queue;
+  }
+
+  static String limits(String queue) {
+    return "tasks:limits:" + queue;
+  }
+
+  Future<Void> pushReady(String queue, long id, int priority) {
+    return redis.eval(List.of(PUSH_READY, "2", ready(queue), QUEUES, String.valueOf(id), String.valueOf(priority), queue))
+      .mapEmpty();
+  }
+
+  Future<Void> pushDelayed(String queue, long id, int priority, long dueMs) {
+    return redis.zadd(List.of(delayed(queue), String.valueOf(dueMs), priority + "|" + id))
+      .compose(ignored -> redis.sadd(List.of(QUEUES, queue))).mapEmpty();
+  }
+
+  Future<List<Long>> take(String queue, int max, long leaseMs) {
+    return redis.eval(List.of(TAKE, "4", ready(queue), leased(queue), limits(queue), "tasks:rate:" + queue,
+      String.valueOf(leaseMs), String.valueOf(max))).map(Backlog::ids);
+  }
+
+  Future<List<Long>> promote(String queue) {
+    return redis.eval(List.of(PROMOTE, "2", delayed(queue), ready(queue), "500")).map(Backlog::ids);
+  }
+
+  Future<List<Long>> expireLeases(String queue) {
+    return redis.eval(List.of(EXPIRE, "1", leased(queue))).map(Backlog::ids);
+  }
+
+  /** Extends the leases this node still holds (XX: a lease already taken away stays away). */
+  Future<Void> renew(String queue, List<Long> ids, long leaseMs) {
+    if (ids.isEmpty()) {
+      return Future.succeededFuture();
+    }
+    return redis.time().compose(time -> {
+      long now = time.get(0).toLong() * 1000 + time.get(1).toLong() / 1000;
+      List<String> args = new ArrayList<>(List.of(leased(queue), "XX"));
+      for (Long id : ids) {
+        args.add(String.valueOf(now + leaseMs));
+        args.add(String.valueOf(id));
+      }
+      return redis.zadd(args).mapEmpty();
+    });
+  }
+
+  Future<Void> release(String queue, long id) {
+    return redis.zrem(List.of(leased(queue), String.valueOf(id))).mapEmpty();
+  }
+
+  /** Removes a task from ready and delayed (cancel); the claim in PostgreSQL would refuse it anyway. */
+  Future<Void> forget(String queue, long id, int priority) {
+    return redis.zrem(List.of(ready(queue), String.valueOf(id)))
+      .compose(ignored -> redis.zrem(List.of(delayed(queue), priority + "|" + id))).mapEmpty();
+  }
+
+  /** {id, priority, run_at ms} triples that PostgreSQL says wait in this queue: restores the missing ones. */
+  Future<Integer> restore(String queue, List<long[]> waiting) {
+    if (waiting.isEmpty()) {
+      return Future.succeededFuture(0);
+    }
+    List<String> args = new ArrayList<>(List.of(RESTORE, "3", ready(queue), delayed(queue), leased(queue)));
+    for (long[] task : waiting) {
+      args.add(String.valueOf(task[0]));
+      args.add(String.valueOf(task[1]));
+      args.add(String.valueOf(task[2]));
+    }
+    return redis.eval(args).map(Response::toInteger);
+  }
+
+  Future<List<String>> queues() {
+    return redis.smembers(QUEUES).map(reply -> {
+      List<String> names = new ArrayList<>();
+      reply.forEach(name -> names.add(name.toString()));
+      return names;
+    });
+  }
+
+  /** Copies a queue's limits from PostgreSQL (the truth) into Redis, where the take script reads them. */
+  Future<Void> writeLimits(String queue, boolean paused, Integer concurrency, Integer rate) {
+    List<String> set = new ArrayList<>(List.of(limits(queue), "paused", paused ? "1" : "0"));
+    List<String> unset = new ArrayList<>(List.of(limits(queue)));
+    if (concurrency != null) {
+      set.addAll(List.of("concurrency", String.valueOf(concurrency)));
+    } else {
+      unset.add("concurrency");
+    }
+    if (rate != null) {
+      set.addAll(List.of("rate", String.valueOf(rate)));
+    } else {
+      unset.add("rate");
+    }
+    Future<?> removed = unset.size() > 1 ? redis.hdel(unset) : Future.succeededFuture();
+    return removed.compose(ignored -> redis.hset(set)).compose(ignored -> redis.sadd(List.of(QUEUES, queue))).mapEmpty();
+  }
+
+  /** Ready, delayed and running counts of a queue. */
+  Future<long[]> depth(String queue) {
+    return redis.zcard(ready(queue)).compose(ready -> redis.zcard(delayed(queue)).compose(delayed ->
+      redis.zcard(leased(queue)).map(leased -> new long[] {ready.toLong(), delayed.toLong(), leased.toLong()})));
+  }
+
+  private static List<Long> ids(Response reply) {
+    List<Long> ids = new ArrayList<>();
+    if (reply != null) {
+      reply.forEach(id -> ids.add(id.toLong()));
+    }
+    return ids;
+  }
+}

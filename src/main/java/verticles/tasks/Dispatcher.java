@@ -1,0 +1,366 @@
+package verticles.tasks;
+
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+import io.vertx.core.AsyncResult;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.core.eventbus.DeliveryOptions;
+import io.vertx.core.eventbus.Message;
+import io.vertx.core.json.JsonObject;
+import io.vertx.sqlclient.Pool;
+import io.vertx.sqlclient.Row;
+import io.vertx.sqlclient.RowSet;
+import io.vertx.sqlclient.Tuple;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import verticles.common.Addresses;
+import verticles.common.Failure;
+import verticles.common.RequestContext;
+
+import java.time.Duration;
+import java.time.OffsetDateTime;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ThreadLocalRandom;
+
+/**
+ * Moves tasks from the Redis backlog to their handlers on the bus, on every node that has the
+ * dispatch role: takes ready ids with a lease, claims them in PostgreSQL (the attempt number is
+ * the fencing token), sends each to {@code task.<type>}, and records the outcome: success,
+ * a retry after backoff with jitter, or failed/dead. Alongside: lease renewal, a reaper for
+ * leases whose holder died, a promoter for due delayed tasks, and a reconciler that puts back
+ * into Redis whatever PostgreSQL says is waiting and Redis lacks.
+ */
+final class Dispatcher {
+
+  private static final Logger log = LoggerFactory.getLogger(Dispatcher.class);
+  static final String WAKEUP = "tasks.wakeup";
+
+  private final Vertx vertx;
+  private final Pool pool;
+  private final Backlog backlog;
+  private final TaskEvents events;
+  private final String node;
+  private final long leaseMs;
+  private final int capacity;
+  private final long reconcileMs;
+  private final MeterRegistry metrics;
+
+  /** Running here: task id → {queue, attempt}. */
+  private final Map<Long, Object[]> inFlight = new HashMap<>();
+  private final Set<String> queues = new LinkedHashSet<>(List.of("default"));
+  private final Map<String, long[]> depths = new ConcurrentHashMap<>();
+  private final List<Long> timers = new ArrayList<>();
+  private boolean polling;
+  private boolean pollAgain;
+  private boolean stopping;
+
+  Dispatcher(Vertx vertx, Pool pool, Backlog backlog, TaskEvents events, String node, long leaseMs, int capacity,
+             long reconcileMs, MeterRegistry metrics) {
+    this.vertx = vertx;
+    this.pool = pool;
+    this.backlog = backlog;
+    this.events = events;
+    this.node = node;
+    this.leaseMs = leaseMs;
+    this.capacity = capacity;
+    this.reconcileMs = reconcileMs;
+    this.metrics = metrics;
+  }
+
+  void start() {
+    vertx.eventBus().consumer(WAKEUP, message -> poll());
+    timers.add(vertx.setPeriodic(100, ignored -> poll()));
+    timers.add(vertx.setPeriodic(200, ignored -> promote()));
+    timers.add(vertx.setPeriodic(1000, ignored -> reap()));
+    timers.add(vertx.setPeriodic(Math.max(100, leaseMs / 3), ignored -> renew()));
+    timers.add(vertx.setPeriodic(reconcileMs, ignored -> reconcile()));
+    timers.add(vertx.setPeriodic(2000, ignored -> refreshQueues()));
+    refreshQueues();
+  }
+
+  // ---- taking and delivering ----
+
+  void poll() {
+    if (stopping) {
+      return;
+    }
+    if (polling) {
+      pollAgain = true;
+      return;
+    }
+    polling = true;
+    takeFrom(new ArrayList<>(queues), 0, 0).onComplete(taken -> {
+      polling = false;
+      boolean more = taken.succeeded() && taken.result() > 0;
+      if (more || pollAgain) {
+        pollAgain = false;
+        vertx.runOnContext(ignored -> poll());
+      }
+    });
+  }
+
+  private Future<Integer> takeFrom(List<String> names, int index, int taken) {
+    int free = capacity - inFlight.size();
+    if (index >= names.size() || free <= 0) {
+      return Future.succeededFuture(taken);
+    }
+    String queue = names.get(index);
+    return backlog.take(queue, free, leaseMs)
+      .compose(ids -> ids.isEmpty() ? Future.succeededFuture(0) : claim(queue, ids))
+      .otherwise(error -> {
+        log.warn("taking from queue {} failed: {}", queue, error.toString());
+        return 0;
+      })
+      .compose(count -> takeFrom(names, index + 1, taken + count));
+  }
+
+  private Future<Integer> claim(String queue, List<Long> ids) {
+    return pool.preparedQuery(TaskSql.CLAIM).execute(Tuple.of(ids.toArray(new Long[0]), leaseMs, node)).compose(rows -> {
+      Set<Long> claimed = new java.util.HashSet<>();
+      for (Row row : rows) {
+        claimed.add(row.getLong("id"));
+        deliver(TaskJson.task(row));
+      }
+      List<Long> unclaimed = new ArrayList<>(ids);
+      unclaimed.removeAll(claimed);
+      return putBack(queue, unclaimed).map(claimed.size());
+    });
+  }
+
+  /** Ids Redis handed out that PostgreSQL would not let us run: cancelled or finished ones are dropped, early ones go back. */
+  private Future<Void> putBack(String queue, List<Long> ids) {
+    if (ids.isEmpty()) {
+      return Future.succeededFuture();
+    }
+    List<Future<?>> releases = new ArrayList<>();
+    ids.forEach(id -> releases.add(backlog.release(queue, id)));
+    return Future.all(releases)
+      .compose(ignored -> pool.preparedQuery(TaskSql.UNCLAIMED).execute(Tuple.of((Object) ids.toArray(new Long[0]))))
+      .compose(rows -> {
+        List<Future<?>> pushes = new ArrayList<>();
+        for (Row row : rows) {
+          pushes.add(backlog.pushDelayed(row.getString("queue"), row.getLong("id"), row.getShort("priority"),
+            row.getOffsetDateTime("run_at").toInstant().toEpochMilli()));
+        }
+        return Future.all(pushes).mapEmpty();
+      });
+  }
+
+  private void deliver(JsonObject task) {
+    long id = task.getLong("id");
+    int attempt = task.getInteger("attempts");
+    String queue = task.getString("queue");
+    inFlight.put(id, new Object[] {queue, attempt});
+    events.changed(task);
+    recordWait(task);
+    JsonObject body = task.getJsonObject("payload").copy();
+    if ("ledger.transfer".equals(task.getString("type"))) {
+      body.put("idempotency_key", "task:" + id);
+    }
+    DeliveryOptions options = new DeliveryOptions().setSendTimeout(task.getInteger("timeout_ms"))
+      .addHeader(RequestContext.REQUEST_ID_HEADER, "task-" + id + "-" + attempt)
+      .addHeader(RequestContext.USER_ID_HEADER, String.valueOf(task.getLong("owner_id")))
+      .addHeader(RequestContext.ROLES_HEADER, "user")
+      .addHeader("x-task-id", String.valueOf(id))
+      .addHeader("x-attempt", String.valueOf(attempt))
+      .addHeader("x-timeout-ms", String.valueOf(task.getInteger("timeout_ms") * 9 / 10));
+    Timer.Sample duration = Timer.start(metrics);
+    vertx.eventBus().<Object>request(Addresses.Tasks.handler(task.getString("type")), body, options)
+      .onComplete(result -> {
+        duration.stop(Timer.builder("pulse.tasks.duration").tag("type", task.getString("type"))
+          .publishPercentileHistogram().register(metrics));
+        finish(task, attempt, result);
+      });
+  }
+
+  private void finish(JsonObject task, int attempt, AsyncResult<Message<Object>> result) {
+    long id = task.getLong("id");
+    String queue = task.getString("queue");
+    String type = task.getString("type");
+    Future<RowSet<Row>> recorded;
+    String outcome;
+    if (result.succeeded()) {
+      Object reply = result.result().body();
+      Object stored = reply instanceof JsonObject ? reply : new JsonObject().put("value", reply);
+      recorded = pool.preparedQuery(TaskSql.SUCCEED).execute(Tuple.of(id, attempt, stored));
+      outcome = "succeeded";
+    } else {
+      Failure failure = Failure.of(result.cause());
+      String error = failure.name().toLowerCase() + ": " + result.cause().getMessage();
+      boolean retry = failure.retryable && attempt < task.getInteger("max_attempts");
+      OffsetDateTime next = retry ? OffsetDateTime.now().plus(Duration.ofMillis(backoffMs(task.getJsonObject("backoff"), attempt))) : null;
+      outcome = retry ? "retried" : failure.retryable ? "dead" : "failed";
+      recorded = pool.preparedQuery(TaskSql.FAIL).execute(Tuple.of(id, attempt, retry ? "queued" : outcome, error, next));
+    }
+    Counter.builder("pulse.tasks.completed").tag("type", type).tag("outcome", outcome).register(metrics).increment();
+    recorded
+      .compose(rows -> {
+        if (rows.size() == 0) {
+          log.info("task {} attempt {} finished after losing its lease; its outcome is ignored", id, attempt);
+          return Future.succeededFuture();
+        }
+        JsonObject now = TaskJson.task(rows.iterator().next());
+        events.changed(now);
+        return "queued".equals(now.getString("status"))
+          ? backlog.pushDelayed(queue, id, now.getInteger("priority"), OffsetDateTime.parse(now.getString("run_at")).toInstant().toEpochMilli())
+          : Future.succeededFuture();
+      })
+      .eventually(() -> backlog.release(queue, id))
+      .onFailure(error -> log.warn("recording the outcome of task {} failed: {} (the reaper will redeliver it)", id, error.toString()))
+      .onComplete(ignored -> {
+        inFlight.remove(id);
+        poll();
+      });
+  }
+
+  /** Exponential (base × 2^(attempt-1), capped) or fixed, each with ±20 % jitter so retries do not stampede. */
+  static long backoffMs(JsonObject backoff, int attempt) {
+    long base = backoff.getLong("base_ms", 1000L);
+    long max = backoff.getLong("max_ms", 300_000L);
+    double delay = "fixed".equals(backoff.getString("kind")) ? base : base * Math.pow(2, Math.min(attempt - 1, 40));
+    double jitter = 0.8 + 0.4 * ThreadLocalRandom.current().nextDouble();
+    return (long) Math.min(max, delay * jitter);
+  }
+
+  private void recordWait(JsonObject task) {
+    String queuedAt = task.getString("queued_at");
+    if (task.getInteger("attempts") == 1 && task.getString("created_at") != null) {
+      Duration wait = Duration.between(OffsetDateTime.parse(queuedAt != null ? queuedAt : task.getString("created_at")),
+        OffsetDateTime.parse(task.getString("started_at")));
+      Timer.builder("pulse.tasks.wait").description("from ready to started").tag("queue", task.getString("queue"))
+        .publishPercentileHistogram().register(metrics).record(wait.isNegative() ? Duration.ZERO : wait);
+    }
+  }
+
+  // ---- housekeeping ----
+
+  private void renew() {
+    Map<String, List<Long>> byQueue = new HashMap<>();
+    inFlight.forEach((id, holder) -> byQueue.computeIfAbsent((String) holder[0], q -> new ArrayList<>()).add(id));
+    byQueue.forEach((queue, ids) -> pool.preparedQuery(TaskSql.RENEW).execute(Tuple.of(ids.toArray(new Long[0]), leaseMs, node))
+      .compose(ignored -> backlog.renew(queue, ids, leaseMs))
+      .onFailure(error -> log.warn("renewing leases failed: {}", error.toString())));
+  }
+
+  private void promote() {
+    for (String queue : new ArrayList<>(queues)) {
+      backlog.promote(queue).compose(ids -> ids.isEmpty() ? Future.succeededFuture()
+          : pool.preparedQuery(TaskSql.MARK_QUEUED).execute(Tuple.of((Object) ids.toArray(new Long[0]))).map(rows -> {
+            rows.forEach(row -> events.changed(TaskJson.task(row)));
+            poll();
+            return null;
+          }))
+        .onFailure(error -> log.debug("promoting {} failed: {}", queue, error.toString()));
+    }
+  }
+
+  /** Leases nobody renewed: their holder died. Redis forgets them; PostgreSQL requeues (or buries) the task. */
+  private void reap() {
+    for (String queue : new ArrayList<>(queues)) {
+      backlog.expireLeases(queue).onFailure(error -> log.debug("expiring leases of {} failed: {}", queue, error.toString()));
+    }
+    pool.query(TaskSql.REAP).execute().onSuccess(rows -> {
+      for (Row row : rows) {
+        JsonObject task = TaskJson.task(row);
+        log.warn("task {} lost its worker ({}); now {}", task.getLong("id"), task.getString("last_error"), task.getString("status"));
+        events.changed(task);
+        if ("queued".equals(task.getString("status"))) {
+          backlog.pushReady(task.getString("queue"), task.getLong("id"), task.getInteger("priority"));
+        }
+      }
+      if (rows.size() > 0) {
+        poll();
+      }
+    }).onFailure(error -> log.warn("reaping expired leases failed: {}", error.toString()));
+  }
+
+  /** PostgreSQL is the truth: every waiting task it knows and Redis lacks (a flush, a lost write) goes back. */
+  private void reconcile() {
+    pool.query(TaskSql.WAITING).execute().onSuccess(rows -> {
+      Map<String, List<long[]>> byQueue = new HashMap<>();
+      for (Row row : rows) {
+        byQueue.computeIfAbsent(row.getString("queue"), q -> new ArrayList<>())
+          .add(new long[] {row.getLong("id"), row.getShort("priority"), row.getOffsetDateTime("run_at").toInstant().toEpochMilli()});
+      }
+      byQueue.forEach((queue, waiting) -> {
+        queues.add(queue);
+        backlog.restore(queue, waiting).onSuccess(restored -> {
+          if (restored > 0) {
+            log.warn("reconciler put {} task(s) of queue {} back into Redis", restored, queue);
+            Counter.builder("pulse.tasks.reconciled").tag("queue", queue).register(metrics).increment(restored);
+            poll();
+          }
+        });
+      });
+    }).onFailure(error -> log.warn("reconciling failed: {}", error.toString()));
+  }
+
+  /** Queue names and limits: PostgreSQL's copy is written to Redis (which may have lost it); depth gauges follow. */
+  private void refreshQueues() {
+    pool.query(TaskSql.QUEUES).execute().compose(rows -> {
+      List<Future<?>> writes = new ArrayList<>();
+      for (Row row : rows) {
+        queues.add(row.getString("name"));
+        writes.add(backlog.writeLimits(row.getString("name"), row.getBoolean("paused"), row.getInteger("concurrency"),
+          row.getInteger("rate_per_s")));
+      }
+      return Future.all(writes);
+    }).compose(ignored -> backlog.queues()).onSuccess(names -> {
+      queues.addAll(names);
+      for (String queue : queues) {
+        backlog.depth(queue).onSuccess(depth -> {
+          if (depths.put(queue, depth) == null) {
+            Gauge.builder("pulse.tasks.ready", depths, d -> d.getOrDefault(queue, new long[3])[0]).tag("queue", queue).register(metrics);
+            Gauge.builder("pulse.tasks.delayed", depths, d -> d.getOrDefault(queue, new long[3])[1]).tag("queue", queue).register(metrics);
+            Gauge.builder("pulse.tasks.running", depths, d -> d.getOrDefault(queue, new long[3])[2]).tag("queue", queue).register(metrics);
+          }
+        });
+      }
+    }).onFailure(error -> log.debug("refreshing queues failed: {}", error.toString()));
+  }
+
+  /**
+   * Stops taking work, lets what runs here finish for up to {@code graceMs}, then hands the rest
+   * back to the queue at once (no lease is left to expire).
+   */
+  Future<Void> stop(long graceMs) {
+    stopping = true;
+    timers.forEach(vertx::cancelTimer);
+    long deadline = System.currentTimeMillis() + graceMs;
+    return drain(deadline).compose(ignored -> {
+      if (inFlight.isEmpty()) {
+        return Future.succeededFuture();
+      }
+      Map<Long, Object[]> left = new HashMap<>(inFlight);
+      return pool.preparedQuery(TaskSql.RETURN_LEASES).execute(Tuple.of(left.keySet().toArray(new Long[0]), node))
+        .compose(rows -> {
+          List<Future<?>> pushes = new ArrayList<>();
+          for (Row row : rows) {
+            JsonObject task = TaskJson.task(row);
+            events.changed(task);
+            pushes.add(backlog.pushReady(task.getString("queue"), task.getLong("id"), task.getInteger("priority")));
+          }
+          left.forEach((id, holder) -> pushes.add(backlog.release((String) holder[0], id)));
+          log.info("returned {} running task(s) to their queues", rows.size());
+          return Future.all(pushes).mapEmpty();
+        });
+    });
+  }
+
+  private Future<Void> drain(long deadline) {
+    if (inFlight.isEmpty() || System.currentTimeMillis() >= deadline) {
+      return Future.succeededFuture();
+    }
+    return io.vertx.core.Promise.<Void>promise().future().timeout(100, java.util.concurrent.TimeUnit.MILLISECONDS)
+      .recover(ignored -> drain(deadline));
+  }
+}

@@ -1,0 +1,132 @@
+package verticles.tasks;
+
+/** The SQL of tasks, schedules and queues, in one place. */
+final class TaskSql {
+
+  private TaskSql() {
+  }
+
+  static final String COLUMNS = "id, owner_id, type, queue, priority, payload, status, attempts, max_attempts, backoff, "
+    + "timeout_ms, run_at, lease_until, leased_by, last_error, result, progress, idempotency_key, schedule_id, "
+    + "created_at, updated_at, queued_at, started_at, finished_at";
+
+  /** $1 owner … $10 idempotency key, $11 schedule id, $12 occurrence; status from run_at. */
+  static final String INSERT =
+    "INSERT INTO tasks (owner_id, type, queue, priority, payload, max_attempts, backoff, timeout_ms, run_at, "
+      + "idempotency_key, schedule_id, occurrence, status, queued_at) "
+      + "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, "
+      + "CASE WHEN $9 > now() THEN 'scheduled' ELSE 'queued' END, CASE WHEN $9 > now() THEN NULL ELSE now() END) "
+      + "ON CONFLICT DO NOTHING RETURNING " + COLUMNS;
+
+  static final String FIND_BY_KEY = "SELECT " + COLUMNS + " FROM tasks WHERE owner_id = $1 AND idempotency_key = $2";
+
+  static final String FIND = "SELECT " + COLUMNS + " FROM tasks WHERE id = $1";
+
+  static final String PAGE =
+    "SELECT " + COLUMNS + " FROM tasks WHERE ($1::bigint IS NULL OR owner_id = $1) "
+      + "AND ($2::text IS NULL OR status = $2) AND ($3::text IS NULL OR type = $3) AND ($4::text IS NULL OR queue = $4) "
+      + "AND id < $5 ORDER BY id DESC LIMIT $6";
+
+  /**
+   * Takes the tasks Redis handed out, if PostgreSQL agrees they are waiting and due: the
+   * attempt count goes up by one and becomes this holder's fencing token.
+   */
+  static final String CLAIM =
+    "UPDATE tasks SET status = 'running', attempts = attempts + 1, lease_until = now() + $2 * interval '1 millisecond', "
+      + "leased_by = $3, started_at = now(), finished_at = NULL, updated_at = now() "
+      + "WHERE id = ANY($1) AND status IN ('queued', 'scheduled') AND run_at <= now() RETURNING " + COLUMNS;
+
+  /** What became of tasks that could not be claimed (still waiting but not due: they go back). */
+  static final String UNCLAIMED =
+    "SELECT id, queue, priority, run_at FROM tasks WHERE id = ANY($1) AND status IN ('queued', 'scheduled')";
+
+  static final String RENEW =
+    "UPDATE tasks SET lease_until = now() + $2 * interval '1 millisecond' "
+      + "WHERE id = ANY($1) AND status = 'running' AND leased_by = $3";
+
+  /** Fenced: only the holder of attempt $2 may finish the task. */
+  static final String SUCCEED =
+    "UPDATE tasks SET status = 'succeeded', result = $3, lease_until = NULL, leased_by = NULL, finished_at = now(), "
+      + "updated_at = now(), last_error = NULL WHERE id = $1 AND attempts = $2 AND status = 'running' RETURNING " + COLUMNS;
+
+  /** Fenced like SUCCEED. $3 status (queued for a retry, failed, dead), $4 error, $5 next run_at. */
+  static final String FAIL =
+    "UPDATE tasks SET status = $3, last_error = $4, run_at = coalesce($5, run_at), lease_until = NULL, leased_by = NULL, "
+      + "finished_at = CASE WHEN $3 = 'queued' THEN NULL ELSE now() END, updated_at = now() "
+      + "WHERE id = $1 AND attempts = $2 AND status = 'running' RETURNING " + COLUMNS;
+
+  /** Leases whose holder stopped renewing (it died): back to the queue, or dead when out of attempts. */
+  static final String REAP =
+    "UPDATE tasks SET status = CASE WHEN attempts >= max_attempts THEN 'dead' ELSE 'queued' END, run_at = now(), "
+      + "queued_at = now(), lease_until = NULL, leased_by = NULL, updated_at = now(), "
+      + "last_error = 'lease expired: the worker holding attempt ' || attempts || ' stopped answering' "
+      + "WHERE id IN (SELECT id FROM tasks WHERE status = 'running' AND lease_until < now() LIMIT 500 FOR UPDATE SKIP LOCKED) "
+      + "RETURNING " + COLUMNS;
+
+  /** A stopping node hands its running tasks back at once, without spending their attempt. */
+  static final String RETURN_LEASES =
+    "UPDATE tasks SET status = 'queued', run_at = now(), queued_at = now(), lease_until = NULL, leased_by = NULL, "
+      + "updated_at = now() WHERE id = ANY($1) AND status = 'running' AND leased_by = $2 RETURNING " + COLUMNS;
+
+  /** Due scheduled tasks that Redis moved to ready: now queued. */
+  static final String MARK_QUEUED =
+    "UPDATE tasks SET status = 'queued', queued_at = now(), updated_at = now() "
+      + "WHERE id = ANY($1) AND status = 'scheduled' RETURNING " + COLUMNS;
+
+  /** Everything waiting, for the reconciler; the newest seconds are skipped (their push may be in flight). */
+  static final String WAITING =
+    "SELECT id, queue, priority, run_at FROM tasks WHERE status IN ('queued', 'scheduled') "
+      + "AND updated_at < now() - interval '1 second' ORDER BY id LIMIT 10000";
+
+  static final String CANCEL =
+    "UPDATE tasks SET status = 'cancelled', finished_at = now(), updated_at = now() "
+      + "WHERE id = $1 AND status IN ('scheduled', 'queued') RETURNING " + COLUMNS;
+
+  static final String RETRY =
+    "UPDATE tasks SET status = 'queued', run_at = now(), queued_at = now(), max_attempts = greatest(max_attempts, attempts + 1), "
+      + "finished_at = NULL, updated_at = now() WHERE id = $1 AND status IN ('failed', 'dead') RETURNING " + COLUMNS;
+
+  static final String ENSURE_QUEUE = "INSERT INTO queues (name) VALUES ($1) ON CONFLICT DO NOTHING";
+
+  static final String QUEUES = "SELECT name, concurrency, rate_per_s, paused FROM queues ORDER BY name";
+
+  static final String UPDATE_QUEUE =
+    "INSERT INTO queues (name, concurrency, rate_per_s, paused) VALUES ($1, $2, $3, coalesce($4, false)) "
+      + "ON CONFLICT (name) DO UPDATE SET concurrency = CASE WHEN $5 THEN $2 ELSE queues.concurrency END, "
+      + "rate_per_s = CASE WHEN $6 THEN $3 ELSE queues.rate_per_s END, paused = coalesce($4, queues.paused), "
+      + "updated_at = now() RETURNING name, concurrency, rate_per_s, paused";
+
+  static final String QUEUE_COUNTS =
+    "SELECT queue, count(*) FILTER (WHERE status = 'dead') AS dead, "
+      + "count(*) FILTER (WHERE status = 'succeeded' AND finished_at > now() - interval '1 minute') AS done_last_minute, "
+      + "min(queued_at) FILTER (WHERE status = 'queued' AND run_at <= now()) AS oldest_ready "
+      + "FROM tasks GROUP BY queue";
+
+  // ---- schedules ----
+
+  static final String SCHEDULE_COLUMNS =
+    "id, owner_id, name, cron, timezone, task, enabled, next_fire_at, last_fired_at, created_at, updated_at";
+
+  static final String SCHEDULE_INSERT =
+    "INSERT INTO schedules (owner_id, name, cron, timezone, task, enabled, next_fire_at) "
+      + "VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING " + SCHEDULE_COLUMNS;
+
+  static final String SCHEDULE_FIND = "SELECT " + SCHEDULE_COLUMNS + " FROM schedules WHERE id = $1";
+
+  static final String SCHEDULE_PAGE =
+    "SELECT " + SCHEDULE_COLUMNS + " FROM schedules WHERE ($1::bigint IS NULL OR owner_id = $1) AND id > $2 ORDER BY id LIMIT $3";
+
+  static final String SCHEDULE_UPDATE =
+    "UPDATE schedules SET cron = $2, enabled = $3, next_fire_at = $4, updated_at = now() WHERE id = $1 RETURNING "
+      + SCHEDULE_COLUMNS;
+
+  static final String SCHEDULE_DELETE = "DELETE FROM schedules WHERE id = $1 RETURNING id";
+
+  /** Due schedules; SKIP LOCKED lets every node's scheduler run without two firing the same one. */
+  static final String SCHEDULES_DUE =
+    "SELECT " + SCHEDULE_COLUMNS + " FROM schedules WHERE enabled AND next_fire_at <= now() "
+      + "ORDER BY next_fire_at LIMIT 100 FOR UPDATE SKIP LOCKED";
+
+  static final String SCHEDULE_FIRED =
+    "UPDATE schedules SET last_fired_at = $2, next_fire_at = $3, updated_at = now() WHERE id = $1";
+}
