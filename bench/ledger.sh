@@ -52,6 +52,10 @@ if [[ ! -f "$JAR" ]]; then
 fi
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/pulse-ledger-bench.XXXXXX")
+# Run a private copy of the jar: a JVM loads classes from its jar lazily, so a rebuild of
+# target/pulse.jar during the run (mvn package in another shell) would break the node mid-run.
+cp "$JAR" "$WORK/pulse.jar"
+JAR="$WORK/pulse.jar"
 rm -f "$ROOT/bench/results/ledger-node.log"   # kept only when the node misbehaved, see cleanup
 NODE_PID=""
 CHILD_PIDS=()                                  # load generators and samplers running in the background
@@ -363,8 +367,10 @@ CPU_PGBENCH=$(cpu_row "pgbench" pgbench-start pgbench-end "$RUN_SECONDS" "$P_TX"
 
 unexpected=$(grep -v 'JWT_SECRET is not set' "$WORK/node.log" || true)
 if [[ -n "$unexpected" ]]; then
-  say "the node logged $(wc -l <<<"$unexpected") unexpected line(s); the first ones:"
+  say "the node logged $(wc -l <<<"$unexpected") unexpected line(s), kept in bench/results/ledger-node.log; the first ones:"
   head -n 10 <<<"$unexpected" >&2
+  mkdir -p "$ROOT/bench/results"
+  cp "$WORK/node.log" "$ROOT/bench/results/ledger-node.log"
 fi
 
 # ---------------------------------------------------------------- report
@@ -401,6 +407,18 @@ mkdir -p "$(dirname "$RESULTS")"
   echo "$CPU_PULSE"
   echo "$CPU_PGBENCH"
   echo
+  awk -F'|' '{n = $2; gsub(/^ +| +$/, "", n); if ($7 + 0 > 0.15) {busy = busy sprintf("%s %s: %.2f cores", sep, n, $7); sep = ";"}}
+    END {if (busy != "") printf "**Something else was using the CPU during the measurement (\"other\":%s); the numbers are disturbed, see top below.**\n\n", busy}' \
+    <<<"$CPU_PULSE
+$CPU_PGBENCH"
+  if [[ -n "$unexpected" ]]; then
+    echo "**The node logged $(wc -l <<<"$unexpected") unexpected line(s)** (kept in bench/results/ledger-node.log), the first:"
+    echo
+    echo '```'
+    grep -m 3 -v '^[[:space:]]' <<<"$unexpected" | cut -c1-300
+    echo '```'
+    echo
+  fi
   for side in pulse pgbench; do
     if [[ -s "$WORK/top-$side.txt" ]]; then
       echo "<details><summary>top, mid-run ($side)</summary>"

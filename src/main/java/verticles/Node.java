@@ -53,6 +53,7 @@ public final class Node {
   private static final AtomicInteger SEQUENCE = new AtomicInteger();
 
   private final Config config;
+  private String name;
   private EmbeddedServers embedded;
   private Vertx vertx;
 
@@ -69,7 +70,8 @@ public final class Node {
     Node node = new Node(config);
     Config resolved;
     try {
-      resolved = withDevelopmentSecret(node.startServers(config.with(Config.NODE_NAME, nodeName())));
+      node.name = nodeName();
+      resolved = withDevelopmentSecret(node.startServers(config.with(Config.NODE_NAME, node.name)));
     } catch (IOException | RuntimeException e) {
       node.stopServers();
       return Future.failedFuture(e);
@@ -87,6 +89,11 @@ public final class Node {
         return node;
       })
       .recover(error -> node.stop().transform(ignored -> Future.failedFuture(error)));
+  }
+
+  /** How this node names itself (health answers, task leases, metrics registry). */
+  public String name() {
+    return name;
   }
 
   public Vertx vertx() {

@@ -1,0 +1,343 @@
+package verticles.tasks;
+
+import io.vertx.core.json.JsonObject;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import verticles.Node;
+import verticles.common.Config;
+import verticles.common.EmbeddedServers;
+import verticles.support.Api;
+import verticles.support.NodeProcess;
+import verticles.support.ServerFiles;
+import verticles.support.TestServers;
+
+import java.net.URI;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.Statement;
+import java.time.Duration;
+import java.time.OffsetDateTime;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The task platform against real PostgreSQL and Redis with two dispatching nodes sharing them:
+ * retries and dead-letter, delays, cron, idempotent submit, cancel, queue limits across nodes,
+ * Redis losing everything, and a clean stop that leaves no lease.
+ */
+class TaskPlatformTest {
+
+  @TempDir
+  static Path redisDir;
+
+  private static EmbeddedServers redis;
+  private static int redisPort;
+  private static String databaseUrl;
+  private static Node first;
+  private static Node second;
+  private static Api api;
+  private static int port;
+  private static String admin;
+  private static final List<JsonObject> EVENTS = new CopyOnWriteArrayList<>();
+
+  private static Config config(Map<String, String> extra) {
+    Map<String, String> env = new java.util.HashMap<>(Map.of("DATABASE_URL", databaseUrl,
+      "REDIS_URL", "redis://127.0.0.1:" + redisPort, "ADMIN_USERNAME", "ops", "ADMIN_PASSWORD", "ops-password-1",
+      "RATE_LIMIT_AUTH_PER_MINUTE", "100000", "RATE_LIMIT_USER_PER_MINUTE", "100000",
+      "TASK_LEASE_MS", "2000", "TASK_RECONCILE_MS", "1000", "TASK_NODE_CONCURRENCY", "2"));
+    env.putAll(extra);
+    return TestServers.config(env);
+  }
+
+  @BeforeAll
+  static void start() throws Exception {
+    redis = EmbeddedServers.open(redisDir);
+    redisPort = URI.create(redis.startRedis(0)).getPort();
+    databaseUrl = TestServers.freshDatabase();
+    Config one = config(Map.of());
+    first = Node.start(one).toCompletionStage().toCompletableFuture().get(60, TimeUnit.SECONDS);
+    second = Node.start(config(Map.of())).toCompletionStage().toCompletableFuture().get(60, TimeUnit.SECONDS);
+    // Two separate (unclustered) buses: listen on both for the events of whichever node ran a task.
+    first.vertx().eventBus().<JsonObject>consumer("events.admin", message -> EVENTS.add(message.body()));
+    second.vertx().eventBus().<JsonObject>consumer("events.admin", message -> EVENTS.add(message.body()));
+    port = one.integer("HTTP_PORT");
+    api = new Api(port);
+    admin = api.login("ops", "ops-password-1");
+  }
+
+  @AfterAll
+  static void stop() throws Exception {
+    if (second != null) {
+      second.stop().toCompletionStage().toCompletableFuture().get(20, TimeUnit.SECONDS);
+    }
+    first.stop().toCompletionStage().toCompletableFuture().get(20, TimeUnit.SECONDS);
+    redis.close();
+  }
+
+  private static JsonObject submit(JsonObject spec) {
+    Api.Reply reply = api.post("/api/v1/tasks", spec, admin);
+    assertEquals(201, reply.status, reply.toString());
+    return reply.json();
+  }
+
+  private static JsonObject task(long id) {
+    return api.get("/api/v1/tasks/" + id, admin).json();
+  }
+
+  private static void await(String what, Duration timeout, BooleanSupplier done) {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    while (!done.getAsBoolean()) {
+      if (System.nanoTime() > deadline) {
+        throw new AssertionError("timed out waiting for " + what);
+      }
+      NodeProcess.sleep(50);
+    }
+  }
+
+  private static long sql(String query) throws Exception {
+    try (Connection db = TestServers.jdbc(databaseUrl); Statement statement = db.createStatement()) {
+      ResultSet rows = statement.executeQuery(query);
+      rows.next();
+      return rows.getLong(1);
+    }
+  }
+
+  @Test
+  void aFailingTaskIsRetriedWithGrowingGapsThenDeadAndAManualRetryRevivesIt() {
+    long id = submit(new JsonObject().put("type", "noop").put("payload", new JsonObject().put("fail", "retryable"))
+      .put("max_attempts", 4).put("backoff", new JsonObject().put("kind", "exponential").put("base_ms", 250).put("max_ms", 10_000)))
+      .getLong("id");
+    await("dead", Duration.ofSeconds(20), () -> "dead".equals(task(id).getString("status")));
+    JsonObject dead = task(id);
+    assertEquals(4, dead.getInteger("attempts"));
+    assertTrue(dead.getString("last_error").contains("asked to fail"), dead.encode());
+
+    List<OffsetDateTime> starts = new ArrayList<>();
+    for (JsonObject event : EVENTS) {
+      JsonObject task = event.getJsonObject("task");
+      if (task != null && task.getLong("id") == id && "task.running".equals(event.getString("type"))) {
+        starts.add(OffsetDateTime.parse(task.getString("started_at")));
+      }
+    }
+    assertEquals(4, starts.size(), "one start per attempt");
+    long previousGap = 0;
+    for (int i = 1; i < starts.size(); i++) {
+      long gap = Duration.between(starts.get(i - 1), starts.get(i)).toMillis();
+      assertTrue(gap > previousGap, "gaps grow: " + starts);
+      previousGap = gap;
+    }
+
+    Api.Reply revived = api.post("/api/v1/tasks/" + id + "/retry", new JsonObject(), admin);
+    assertEquals(200, revived.status, revived.toString());
+    assertEquals("queued", revived.json().getString("status"));
+    await("dead again", Duration.ofSeconds(10), () -> task(id).getInteger("attempts") == 5 && "dead".equals(task(id).getString("status")));
+    assertEquals(409, api.post("/api/v1/tasks/" + submit(new JsonObject().put("type", "noop").put("delay_ms", 60_000)).getLong("id")
+      + "/retry", new JsonObject(), admin).status, "only failed or dead tasks are retried");
+  }
+
+  @Test
+  void aPermanentFailureIsNotRetried() {
+    long id = submit(new JsonObject().put("type", "noop").put("payload", new JsonObject().put("fail", "permanent"))).getLong("id");
+    await("failed", Duration.ofSeconds(10), () -> "failed".equals(task(id).getString("status")));
+    assertEquals(1, task(id).getInteger("attempts"));
+  }
+
+  @Test
+  void aDelayedTaskNeverStartsEarlyAndStartsWithinASecondOfItsTime() {
+    List<Long> ids = new ArrayList<>();
+    for (int i = 0; i < 5; i++) {
+      ids.add(submit(new JsonObject().put("type", "noop").put("delay_ms", 1200 + 400 * i)).getLong("id"));
+    }
+    await("all done", Duration.ofSeconds(15), () -> ids.stream().allMatch(id -> "succeeded".equals(task(id).getString("status"))));
+    for (long id : ids) {
+      JsonObject task = task(id);
+      OffsetDateTime due = OffsetDateTime.parse(task.getString("run_at"));
+      OffsetDateTime started = OffsetDateTime.parse(task.getString("started_at"));
+      long lateMs = Duration.between(due, started).toMillis();
+      assertTrue(lateMs >= 0, "task " + id + " started " + (-lateMs) + " ms early");
+      assertTrue(lateMs < 1000, "task " + id + " started " + lateMs + " ms late");
+    }
+  }
+
+  @Test
+  void repeatedSubmissionsWithOneKeyMakeOneTask() throws Exception {
+    List<CompletableFuture<Api.Reply>> replies = new ArrayList<>();
+    for (int i = 0; i < 20; i++) {
+      replies.add(CompletableFuture.supplyAsync(() -> new Api(port).raw("POST", "/api/v1/tasks",
+        new JsonObject().put("type", "noop").put("delay_ms", 60_000).encode(), "Content-Type", "application/json",
+        "Authorization", "Bearer " + admin, "Idempotency-Key", "nightly-report")));
+    }
+    Set<Long> ids = ConcurrentHashMap.newKeySet();
+    int created = 0;
+    for (CompletableFuture<Api.Reply> reply : replies) {
+      Api.Reply answer = reply.get(30, TimeUnit.SECONDS);
+      assertTrue(answer.status == 201 || answer.status == 200, answer.toString());
+      created += answer.status == 201 ? 1 : 0;
+      ids.add(answer.json().getLong("id"));
+    }
+    assertEquals(1, created, "one 201, the rest replays");
+    assertEquals(1, ids.size());
+    assertEquals(1, sql("SELECT count(*) FROM tasks WHERE idempotency_key = 'nightly-report'"));
+  }
+
+  @Test
+  void onlyWaitingTasksCanBeCancelledAndACancelledTaskNeverRuns() {
+    long waiting = submit(new JsonObject().put("type", "noop").put("delay_ms", 1500)).getLong("id");
+    Api.Reply cancelled = api.post("/api/v1/tasks/" + waiting + "/cancel", new JsonObject(), admin);
+    assertEquals(200, cancelled.status, cancelled.toString());
+    assertEquals("cancelled", cancelled.json().getString("status"));
+    assertEquals(409, api.post("/api/v1/tasks/" + waiting + "/cancel", new JsonObject(), admin).status);
+
+    long done = submit(new JsonObject().put("type", "noop")).getLong("id");
+    await("done", Duration.ofSeconds(10), () -> "succeeded".equals(task(done).getString("status")));
+    assertEquals(409, api.post("/api/v1/tasks/" + done + "/cancel", new JsonObject(), admin).status);
+
+    NodeProcess.sleep(2500);
+    JsonObject after = task(waiting);
+    assertEquals("cancelled", after.getString("status"));
+    assertEquals(0, after.getInteger("attempts"), "it never ran");
+  }
+
+  @Test
+  void aQueueConcurrencyLimitHoldsAcrossBothNodesAndPauseHoldsEverything() throws Exception {
+    // Each node runs at most 2 tasks at once (TASK_NODE_CONCURRENCY); the queue allows 3 in the
+    // whole cluster: 3 at once needs both nodes, and 4 would break the cluster-wide limit.
+    assertEquals(200, api.raw("PATCH", "/api/v1/queues/narrow", new JsonObject().put("concurrency", 3).put("paused", true).encode(),
+      "Content-Type", "application/json", "Authorization", "Bearer " + admin).status);
+    List<Long> ids = new ArrayList<>();
+    for (int i = 0; i < 10; i++) {
+      ids.add(submit(new JsonObject().put("type", "noop").put("queue", "narrow").put("payload", new JsonObject().put("sleep_ms", 300)))
+        .getLong("id"));
+    }
+    NodeProcess.sleep(1000);
+    assertTrue(ids.stream().allMatch(id -> "queued".equals(task(id).getString("status"))), "paused: nothing starts");
+
+    assertEquals(200, api.raw("PATCH", "/api/v1/queues/narrow", new JsonObject().put("paused", false).encode(),
+      "Content-Type", "application/json", "Authorization", "Bearer " + admin).status);
+    await("all done", Duration.ofSeconds(30), () -> ids.stream().allMatch(id -> "succeeded".equals(task(id).getString("status"))));
+
+    List<long[]> spans = new ArrayList<>();
+    Set<String> nodes = ConcurrentHashMap.newKeySet();
+    for (long id : ids) {
+      JsonObject task = task(id);
+      spans.add(new long[] {OffsetDateTime.parse(task.getString("started_at")).toInstant().toEpochMilli(),
+        OffsetDateTime.parse(task.getString("finished_at")).toInstant().toEpochMilli()});
+      nodes.add(task.getJsonObject("result").getString("node"));
+    }
+    int most = 0;
+    for (long[] span : spans) {
+      long at = span[0];
+      int running = 0;
+      for (long[] other : spans) {
+        running += other[0] <= at && at < other[1] ? 1 : 0;
+      }
+      most = Math.max(most, running);
+    }
+    assertTrue(most <= 3, "at most 3 ran at once, saw " + most);
+    assertEquals(3, most, "and the limit was used");
+    assertEquals(2, nodes.size(), "both nodes took work: " + nodes);
+
+    Api.Reply queues = api.get("/api/v1/queues", admin);
+    JsonObject narrow = queues.json().getJsonArray("items").stream().map(o -> (JsonObject) o)
+      .filter(q -> "narrow".equals(q.getString("name"))).findFirst().orElseThrow();
+    assertEquals(3, narrow.getInteger("concurrency"));
+    assertEquals(0L, narrow.getLong("ready"));
+  }
+
+  @Test
+  void aThousandQueuedTasksAllSucceedAfterRedisLosesEverything() throws Exception {
+    assertEquals(200, api.raw("PATCH", "/api/v1/queues/bulk", new JsonObject().put("paused", true).encode(),
+      "Content-Type", "application/json", "Authorization", "Bearer " + admin).status);
+    List<CompletableFuture<Api.Reply>> submits = new ArrayList<>();
+    for (int i = 0; i < 1000; i++) {
+      JsonObject spec = new JsonObject().put("type", "noop").put("queue", "bulk");
+      submits.add(CompletableFuture.supplyAsync(() -> api.post("/api/v1/tasks", spec, admin)));
+      if (submits.size() % 50 == 0) {
+        CompletableFuture.allOf(submits.toArray(new CompletableFuture[0])).get(60, TimeUnit.SECONDS);
+      }
+    }
+    for (CompletableFuture<Api.Reply> submit : submits) {
+      assertEquals(201, submit.get(60, TimeUnit.SECONDS).status);
+    }
+    assertEquals(1000, sql("SELECT count(*) FROM tasks WHERE queue = 'bulk' AND status = 'queued'"));
+
+    assertEquals("+OK", ServerFiles.redisCommand(redisPort, "FLUSHALL"));
+    assertEquals(200, api.raw("PATCH", "/api/v1/queues/bulk", new JsonObject().put("paused", false).encode(),
+      "Content-Type", "application/json", "Authorization", "Bearer " + admin).status);
+
+    await("all 1000 succeeded", Duration.ofSeconds(90), () -> {
+      try {
+        return sql("SELECT count(*) FROM tasks WHERE queue = 'bulk' AND status = 'succeeded'") == 1000;
+      } catch (Exception e) {
+        throw new IllegalStateException(e);
+      }
+    });
+    assertEquals(1000, sql("SELECT count(*) FROM tasks WHERE queue = 'bulk' AND attempts = 1"), "each ran once");
+  }
+
+  @Test
+  void aCronScheduleOnTwoNodesFiresExactlyOncePerOccurrence() throws Exception {
+    Api.Reply created = api.post("/api/v1/schedules", new JsonObject().put("name", "every second").put("cron", "* * * * * *")
+      .put("timezone", "Europe/Paris").put("task", new JsonObject().put("type", "noop").put("queue", "cron")), admin);
+    assertEquals(201, created.status, created.toString());
+    long id = created.json().getLong("id");
+    NodeProcess.sleep(6500);
+    assertEquals(200, api.raw("PATCH", "/api/v1/schedules/" + id, new JsonObject().put("enabled", false).encode(),
+      "Content-Type", "application/json", "Authorization", "Bearer " + admin).status);
+    NodeProcess.sleep(500);
+
+    long fired = sql("SELECT count(*) FROM tasks WHERE schedule_id = " + id);
+    long occurrences = sql("SELECT count(DISTINCT run_at) FROM tasks WHERE schedule_id = " + id);
+    long span = sql("SELECT extract(epoch FROM max(run_at) - min(run_at))::bigint FROM tasks WHERE schedule_id = " + id);
+    assertEquals(occurrences, fired, "one task per occurrence");
+    assertEquals(span + 1, fired, "no occurrence missed between the first and the last");
+    assertTrue(fired >= 5, "fired " + fired + " times in 6.5 s");
+    assertEquals(400, api.post("/api/v1/schedules", new JsonObject().put("name", "bad").put("cron", "* * *")
+      .put("task", new JsonObject().put("type", "noop")), admin).status);
+    assertEquals(400, api.post("/api/v1/schedules", new JsonObject().put("name", "bad").put("cron", "0 * * * *")
+      .put("timezone", "Mars/Olympus").put("task", new JsonObject().put("type", "noop")), admin).status);
+  }
+
+  @Test
+  void stoppingANodeReturnsItsLeasesAtOnce() throws Exception {
+    Node third = Node.start(config(Map.of())).toCompletionStage().toCompletableFuture().get(60, TimeUnit.SECONDS);
+    second.stop().toCompletionStage().toCompletableFuture().get(20, TimeUnit.SECONDS);
+    second = null;
+    List<Long> ids = new ArrayList<>();
+    for (int i = 0; i < 6; i++) {
+      ids.add(submit(new JsonObject().put("type", "noop").put("queue", "long").put("payload", new JsonObject().put("sleep_ms", 8000)))
+        .getLong("id"));
+    }
+    String onThird = "SELECT count(*) FROM tasks WHERE queue = 'long' AND status = 'running' AND leased_by = '" + third.name() + "'";
+    await("some run on the third node", Duration.ofSeconds(10), () -> {
+      try {
+        return sql(onThird) > 0;
+      } catch (Exception e) {
+        throw new IllegalStateException(e);
+      }
+    });
+
+    long began = System.nanoTime();
+    third.stop().toCompletionStage().toCompletableFuture().get(20, TimeUnit.SECONDS);
+    long stopMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - began);
+    assertTrue(stopMs < 6000, "stopped in " + stopMs + " ms");
+    assertEquals(0, sql(onThird), "no task is left leased to the stopped node");
+    String leased = ServerFiles.redisCommand(redisPort, "ZCARD", "tasks:leased:long");
+    long runningInPostgres = sql("SELECT count(*) FROM tasks WHERE queue = 'long' AND status = 'running'");
+    assertEquals(":" + runningInPostgres, leased, "Redis holds exactly the leases of the node still running");
+    await("all done on the first node", Duration.ofSeconds(40), () -> ids.stream().allMatch(id -> "succeeded".equals(task(id).getString("status"))));
+  }
+}
