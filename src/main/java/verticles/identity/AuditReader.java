@@ -1,11 +1,11 @@
 package verticles.identity;
 
 import io.vertx.core.Future;
-import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import io.vertx.sqlclient.Pool;
 import io.vertx.sqlclient.Row;
 import io.vertx.sqlclient.Tuple;
+import verticles.common.Page;
 
 import java.time.OffsetDateTime;
 
@@ -39,26 +39,19 @@ final class AuditReader {
       .addValue(time(query.getString("to")))
       .addLong(before)
       .addInteger(limit + 1);
-    return pool.preparedQuery(PAGE).execute(args).map(rows -> {
-      JsonArray items = new JsonArray();
-      Long last = null;
-      for (Row row : rows) {
-        if (items.size() == limit) {
-          break;
-        }
-        last = row.getLong("id");
-        items.add(new JsonObject()
-          .put("id", last)
-          .put("entity_type", row.getString("entity_type"))
-          .put("entity_id", row.getString("entity_id"))
-          .put("action", row.getString("action"))
-          .put("actor_id", row.getLong("actor_id"))
-          .put("details", row.getJsonObject("details"))
-          .put("request_id", row.getString("request_id"))
-          .put("created_at", row.getOffsetDateTime("created_at").toString()));
-      }
-      return new JsonObject().put("items", items).put("next_cursor", rows.size() > limit ? String.valueOf(last) : null);
-    });
+    return pool.preparedQuery(PAGE).execute(args).map(rows -> Page.of(rows, limit, AuditReader::toJson, "id"));
+  }
+
+  private static JsonObject toJson(Row row) {
+    return new JsonObject()
+      .put("id", row.getLong("id"))
+      .put("entity_type", row.getString("entity_type"))
+      .put("entity_id", row.getString("entity_id"))
+      .put("action", row.getString("action"))
+      .put("actor_id", row.getLong("actor_id"))
+      .put("details", row.getJsonObject("details"))
+      .put("request_id", row.getString("request_id"))
+      .put("created_at", row.getOffsetDateTime("created_at").toString());
   }
 
   private static OffsetDateTime time(String text) {

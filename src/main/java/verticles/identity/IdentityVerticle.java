@@ -8,7 +8,6 @@ import io.vertx.ext.auth.jwt.JWTAuth;
 import io.vertx.pgclient.PgException;
 import io.vertx.sqlclient.Pool;
 import io.vertx.sqlclient.Row;
-import io.vertx.sqlclient.RowSet;
 import io.vertx.sqlclient.Tuple;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -19,6 +18,7 @@ import verticles.common.Config;
 import verticles.common.Database;
 import verticles.common.Failure;
 import verticles.common.Jwt;
+import verticles.common.Page;
 import verticles.common.Role;
 import verticles.common.ServiceHealth;
 import verticles.common.ServiceReplies;
@@ -141,7 +141,7 @@ public class IdentityVerticle extends VerticleBase {
     long after = Long.parseLong(body.getString("cursor", "0"));
     return adminOnly()
       .compose(ignored -> pool.preparedQuery(UserSql.PAGE).execute(Tuple.of(after, limit + 1)))
-      .map(rows -> page(rows, limit));
+      .map(rows -> Page.of(rows, limit, IdentityVerticle::toJson, "id"));
   }
 
   private Future<JsonObject> update(JsonObject body) {
@@ -239,20 +239,6 @@ public class IdentityVerticle extends VerticleBase {
 
   private static io.vertx.core.eventbus.ReplyException notFound(long id) {
     return Failure.NOT_FOUND.exception("no user " + id);
-  }
-
-  private static JsonObject page(RowSet<Row> rows, int limit) {
-    JsonArray items = new JsonArray();
-    Long last = null;
-    for (Row row : rows) {
-      if (items.size() == limit) {
-        break;
-      }
-      JsonObject user = toJson(row);
-      items.add(user);
-      last = user.getLong("id");
-    }
-    return new JsonObject().put("items", items).put("next_cursor", rows.size() > limit ? String.valueOf(last) : null);
   }
 
   static JsonObject toJson(Row row) {

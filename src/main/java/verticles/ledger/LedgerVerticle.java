@@ -23,6 +23,7 @@ import verticles.common.Caller;
 import verticles.common.Config;
 import verticles.common.Database;
 import verticles.common.Failure;
+import verticles.common.Page;
 import verticles.common.RedisStore;
 import verticles.common.RequestContext;
 import verticles.common.Role;
@@ -296,18 +297,9 @@ public class LedgerVerticle extends VerticleBase {
     long before = body.containsKey("cursor") ? Long.parseLong(body.getString("cursor")) : Long.MAX_VALUE;
     Tuple args = Tuple.of(caller.userId, before, body.getString("type"))
       .addValue(time(body.getString("from"))).addValue(time(body.getString("to"))).addInteger(limit + 1);
-    return pool.preparedQuery(LedgerSql.ENTRIES).execute(args).map(rows -> {
-      JsonArray items = new JsonArray();
-      Long last = null;
-      for (Row row : rows) {
-        if (items.size() == limit) {
-          break;
-        }
-        last = row.getLong("entry_id");
-        items.add(transactionJson(row).put("change", row.getLong("change")).put("balance_after", row.getLong("balance_after")));
-      }
-      return new JsonObject().put("items", items).put("next_cursor", rows.size() > limit ? String.valueOf(last) : null);
-    });
+    return pool.preparedQuery(LedgerSql.ENTRIES).execute(args).map(rows -> Page.of(rows, limit,
+      row -> transactionJson(row).put("change", row.getLong("change")).put("balance_after", row.getLong("balance_after")),
+      "entry_id"));
   }
 
   private Future<JsonObject> current(JsonObject body) {

@@ -10,13 +10,13 @@ import io.vertx.micrometer.backends.BackendRegistries;
 import io.vertx.redis.client.RedisAPI;
 import io.vertx.sqlclient.Pool;
 import io.vertx.sqlclient.Row;
-import io.vertx.sqlclient.RowSet;
 import io.vertx.sqlclient.Tuple;
 import verticles.common.Addresses;
 import verticles.common.Caller;
 import verticles.common.Config;
 import verticles.common.Database;
 import verticles.common.Failure;
+import verticles.common.Page;
 import verticles.common.RedisStore;
 import verticles.common.Role;
 import verticles.common.ServiceHealth;
@@ -178,7 +178,7 @@ public class DispatchVerticle extends VerticleBase {
     long before = query.containsKey("cursor") ? Long.parseLong(query.getString("cursor")) : Long.MAX_VALUE;
     Tuple args = Tuple.of(caller.isAdmin() ? null : caller.userId, query.getString("status"), query.getString("type"),
       query.getString("queue"), before, limit + 1);
-    return pool.preparedQuery(TaskSql.PAGE).execute(args).map(rows -> page(rows, limit, TaskJson::task, "id"));
+    return pool.preparedQuery(TaskSql.PAGE).execute(args).map(rows -> Page.of(rows, limit, TaskJson::task, "id"));
   }
 
   private Future<JsonObject> cancel(JsonObject body) {
@@ -242,7 +242,7 @@ public class DispatchVerticle extends VerticleBase {
     int limit = query.getInteger("limit", 50);
     long after = query.containsKey("cursor") ? Long.parseLong(query.getString("cursor")) : 0;
     return pool.preparedQuery(TaskSql.SCHEDULE_PAGE).execute(Tuple.of(caller.isAdmin() ? null : caller.userId, after, limit + 1))
-      .map(rows -> page(rows, limit, TaskJson::schedule, "id"));
+      .map(rows -> Page.of(rows, limit, TaskJson::schedule, "id"));
   }
 
   private Future<JsonObject> updateSchedule(JsonObject body) {
@@ -314,18 +314,5 @@ public class DispatchVerticle extends VerticleBase {
 
   private static Future<Void> adminOnly() {
     return Caller.required().isAdmin() ? Future.succeededFuture() : Future.failedFuture(Failure.FORBIDDEN.exception("admins only"));
-  }
-
-  private static JsonObject page(RowSet<Row> rows, int limit, java.util.function.Function<Row, JsonObject> toJson, String key) {
-    JsonArray items = new JsonArray();
-    Long last = null;
-    for (Row row : rows) {
-      if (items.size() == limit) {
-        break;
-      }
-      items.add(toJson.apply(row));
-      last = row.getLong(key);
-    }
-    return new JsonObject().put("items", items).put("next_cursor", rows.size() > limit ? String.valueOf(last) : null);
   }
 }

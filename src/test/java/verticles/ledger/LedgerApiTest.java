@@ -16,9 +16,6 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.sql.Connection;
-import java.sql.ResultSet;
-import java.sql.Statement;
 import java.time.Duration;
 import java.time.OffsetDateTime;
 import java.util.ArrayList;
@@ -88,13 +85,6 @@ class LedgerApiTest {
     return new JsonObject().put("to_user_id", to).put("amount", amount);
   }
 
-  private static long sql(String query) throws Exception {
-    try (Connection db = TestServers.jdbc(databaseUrl); Statement statement = db.createStatement()) {
-      ResultSet rows = statement.executeQuery(query);
-      rows.next();
-      return rows.getLong(1);
-    }
-  }
 
   private static CompletableFuture<HttpResponse<String>> postAsync(String path, JsonObject body, String token, String... headers) {
     HttpRequest.Builder request = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path))
@@ -117,7 +107,7 @@ class LedgerApiTest {
     }
     Set<Long> ids = accounts.stream().map(a -> a.getLong("id")).collect(Collectors.toSet());
     String idList = ids.stream().map(String::valueOf).collect(Collectors.joining(","));
-    long before = sql("SELECT sum(amount) FROM balances WHERE user_id IN (" + idList + ")");
+    long before = TestServers.scalar(databaseUrl, "SELECT sum(amount) FROM balances WHERE user_id IN (" + idList + ")");
     assertEquals(n * funds, before);
 
     Random random = new Random(7);
@@ -171,16 +161,16 @@ class LedgerApiTest {
     assertTrue(ok > 1000 && refused > 0, "both outcomes happened: ok " + ok + ", refused " + refused);
     System.out.println("conservation run: " + ok + " transfers applied, " + refused + " refused for funds");
 
-    assertEquals(before, sql("SELECT sum(amount) FROM balances WHERE user_id IN (" + idList + ")"), "money is conserved");
-    assertEquals(0, sql("SELECT count(*) FROM balances WHERE amount < 0"), "no negative balance");
-    assertEquals(2L * ok, sql("SELECT count(*) FROM entries e JOIN transactions t ON t.id = e.transaction_id "
+    assertEquals(before, TestServers.scalar(databaseUrl, "SELECT sum(amount) FROM balances WHERE user_id IN (" + idList + ")"), "money is conserved");
+    assertEquals(0, TestServers.scalar(databaseUrl, "SELECT count(*) FROM balances WHERE amount < 0"), "no negative balance");
+    assertEquals(2L * ok, TestServers.scalar(databaseUrl, "SELECT count(*) FROM entries e JOIN transactions t ON t.id = e.transaction_id "
       + "WHERE t.type = 'transfer' AND e.account_id IN (" + idList + ")"), "two entries per applied transfer");
-    assertEquals(0, sql("SELECT count(*) FROM balances b WHERE b.amount <> "
+    assertEquals(0, TestServers.scalar(databaseUrl, "SELECT count(*) FROM balances b WHERE b.amount <> "
       + "(SELECT coalesce(sum(e.amount), 0) FROM entries e WHERE e.account_id = b.user_id AND e.currency = b.currency)"),
       "every balance equals the sum of its entries");
-    assertEquals(0, sql("SELECT count(*) FROM (SELECT currency FROM entries GROUP BY currency HAVING sum(amount) <> 0) x"),
+    assertEquals(0, TestServers.scalar(databaseUrl, "SELECT count(*) FROM (SELECT currency FROM entries GROUP BY currency HAVING sum(amount) <> 0) x"),
       "all entries of a currency sum to zero");
-    assertEquals(0, sql("SELECT count(*) FROM entries e WHERE e.account_id > 0 AND e.balance_after <> "
+    assertEquals(0, TestServers.scalar(databaseUrl, "SELECT count(*) FROM entries e WHERE e.account_id > 0 AND e.balance_after <> "
       + "(SELECT sum(p.amount) FROM entries p WHERE p.account_id = e.account_id AND p.currency = e.currency AND p.id <= e.id)"),
       "each entry's balance_after is the running sum");
   }
@@ -201,14 +191,14 @@ class LedgerApiTest {
       bodies.add(response.body());
     }
     assertEquals(1, bodies.size(), "100 identical responses: " + bodies);
-    assertEquals(1, sql("SELECT count(*) FROM transactions WHERE to_user = " + payee.getLong("id")), "one transaction");
-    assertEquals(1_234, sql("SELECT amount FROM balances WHERE user_id = " + payee.getLong("id")));
+    assertEquals(1, TestServers.scalar(databaseUrl, "SELECT count(*) FROM transactions WHERE to_user = " + payee.getLong("id")), "one transaction");
+    assertEquals(1_234, TestServers.scalar(databaseUrl, "SELECT amount FROM balances WHERE user_id = " + payee.getLong("id")));
 
     Api.Reply other = new Api(port).raw("POST", "/api/v1/transactions/transfer",
       transfer(payee.getLong("id"), 999).encode(), "Content-Type", "application/json",
       "Authorization", "Bearer " + payer.getString("token"), "Idempotency-Key", "rent-2026-11");
     assertEquals(409, other.status, other.toString());
-    assertEquals(1_234, sql("SELECT amount FROM balances WHERE user_id = " + payee.getLong("id")), "nothing more moved");
+    assertEquals(1_234, TestServers.scalar(databaseUrl, "SELECT amount FROM balances WHERE user_id = " + payee.getLong("id")), "nothing more moved");
 
     JsonObject stranger = account(5_000);
     Api.Reply sameKeyOtherCaller = new Api(port).raw("POST", "/api/v1/transactions/transfer", body.encode(),
@@ -272,8 +262,8 @@ class LedgerApiTest {
     Api.Reply reversal = new Api(port).raw("POST", "/api/v1/transactions/" + paid + "/reverse", null, "Authorization", "Bearer " + admin);
     assertEquals(201, reversal.status, reversal.toString());
     assertEquals(paid, reversal.json().getLong("reverses"));
-    assertEquals(1_000, sql("SELECT amount FROM balances WHERE user_id = " + alice.getLong("id")));
-    assertEquals(0, sql("SELECT amount FROM balances WHERE user_id = " + bob.getLong("id")));
+    assertEquals(1_000, TestServers.scalar(databaseUrl, "SELECT amount FROM balances WHERE user_id = " + alice.getLong("id")));
+    assertEquals(0, TestServers.scalar(databaseUrl, "SELECT amount FROM balances WHERE user_id = " + bob.getLong("id")));
 
     assertEquals(409, new Api(port).raw("POST", "/api/v1/transactions/" + paid + "/reverse", null, "Authorization", "Bearer " + admin).status);
     assertEquals(409, new Api(port).raw("POST", "/api/v1/transactions/" + reversal.json().getLong("id") + "/reverse", null,
@@ -291,8 +281,8 @@ class LedgerApiTest {
     assertEquals(201, api.post("/api/v1/transactions/transfer", transfer(carol.getLong("id"), 250), bob.getString("token")).status);
     Api.Reply overdraw = new Api(port).raw("POST", "/api/v1/transactions/" + second + "/reverse", null, "Authorization", "Bearer " + admin);
     assertEquals(422, overdraw.status, overdraw.toString());
-    assertEquals(50, sql("SELECT amount FROM balances WHERE user_id = " + bob.getLong("id")), "nothing changed");
-    assertEquals(0, sql("SELECT count(*) FROM transactions WHERE reverses = " + second));
+    assertEquals(50, TestServers.scalar(databaseUrl, "SELECT amount FROM balances WHERE user_id = " + bob.getLong("id")), "nothing changed");
+    assertEquals(0, TestServers.scalar(databaseUrl, "SELECT count(*) FROM transactions WHERE reverses = " + second));
   }
 
   @Test
@@ -301,7 +291,7 @@ class LedgerApiTest {
     JsonObject other = account(0);
     String token = me.getString("token");
     String credit = "/api/v1/transactions/credit";
-    long transactionsBefore = sql("SELECT count(*) FROM transactions");
+    long transactionsBefore = TestServers.scalar(databaseUrl, "SELECT count(*) FROM transactions");
 
     for (Object amount : new Object[] {0, -5, 1.5, "10", 10_000_000_000_000_000L, null}) {
       Api.Reply reply = api.post(credit, new JsonObject().put("amount", amount), token);
@@ -326,7 +316,7 @@ class LedgerApiTest {
     assertEquals(400, api.get("/api/v1/balances/at-time?timestamp=yesterday", token).status);
     assertEquals(400, api.get("/api/v1/balances/at-time", token).status);
     assertEquals(400, api.get("/api/v1/transactions/history?type=gift", token).status);
-    assertEquals(transactionsBefore, sql("SELECT count(*) FROM transactions"), "nothing was written");
+    assertEquals(transactionsBefore, TestServers.scalar(databaseUrl, "SELECT count(*) FROM transactions"), "nothing was written");
 
     long mine = api.post(credit, new JsonObject().put("amount", 5), token).json().getLong("id");
     assertEquals(404, api.get("/api/v1/transactions/" + mine, other.getString("token")).status, "another user's transaction");
@@ -348,7 +338,7 @@ class LedgerApiTest {
     JsonObject redelivered = (JsonObject) bus.request("task.ledger.transfer", task, options).toCompletionStage().toCompletableFuture()
       .get(20, TimeUnit.SECONDS).body();
     assertEquals(first, redelivered, "a redelivery answers like the first");
-    assertEquals(250, sql("SELECT amount FROM balances WHERE user_id = " + payee.getLong("id")), "moved once");
+    assertEquals(250, TestServers.scalar(databaseUrl, "SELECT amount FROM balances WHERE user_id = " + payee.getLong("id")), "moved once");
 
     CopyOnWriteArrayList<Throwable> failures = new CopyOnWriteArrayList<>();
     bus.request("task.ledger.transfer", task.copy().put("amount", 5_000).put("idempotency_key", "task:43"), options)

@@ -54,6 +54,28 @@ public final class TestServers {
     return url.substring(0, url.lastIndexOf('/') + 1) + name;
   }
 
+  /** The first column of the first row of {@code query} on the database at {@code url}. */
+  public static long scalar(String url, String query) {
+    try (Connection db = jdbc(url); Statement statement = db.createStatement()) {
+      java.sql.ResultSet rows = statement.executeQuery(query);
+      rows.next();
+      return rows.getLong(1);
+    } catch (SQLException e) {
+      throw new IllegalStateException(query, e);
+    }
+  }
+
+  /** Polls {@code done} every 50 ms; fails naming {@code what} after {@code timeout}. */
+  public static void await(String what, java.time.Duration timeout, java.util.function.BooleanSupplier done) {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    while (!done.getAsBoolean()) {
+      if (System.nanoTime() > deadline) {
+        throw new AssertionError("timed out waiting for " + what);
+      }
+      NodeProcess.sleep(50);
+    }
+  }
+
   /** A JDBC connection to a postgresql:// URL (tests only; the application uses the reactive client). */
   public static Connection jdbc(String url) throws SQLException {
     java.net.URI uri = java.net.URI.create(url);

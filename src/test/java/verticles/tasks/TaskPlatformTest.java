@@ -15,9 +15,6 @@ import verticles.support.TestServers;
 
 import java.net.URI;
 import java.nio.file.Path;
-import java.sql.Connection;
-import java.sql.ResultSet;
-import java.sql.Statement;
 import java.time.Duration;
 import java.time.OffsetDateTime;
 import java.util.ArrayList;
@@ -28,7 +25,6 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
-import java.util.function.BooleanSupplier;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -97,30 +93,14 @@ class TaskPlatformTest {
     return api.get("/api/v1/tasks/" + id, admin).json();
   }
 
-  private static void await(String what, Duration timeout, BooleanSupplier done) {
-    long deadline = System.nanoTime() + timeout.toNanos();
-    while (!done.getAsBoolean()) {
-      if (System.nanoTime() > deadline) {
-        throw new AssertionError("timed out waiting for " + what);
-      }
-      NodeProcess.sleep(50);
-    }
-  }
 
-  private static long sql(String query) throws Exception {
-    try (Connection db = TestServers.jdbc(databaseUrl); Statement statement = db.createStatement()) {
-      ResultSet rows = statement.executeQuery(query);
-      rows.next();
-      return rows.getLong(1);
-    }
-  }
 
   @Test
   void aFailingTaskIsRetriedWithGrowingGapsThenDeadAndAManualRetryRevivesIt() {
     long id = submit(new JsonObject().put("type", "noop").put("payload", new JsonObject().put("fail", "retryable"))
       .put("max_attempts", 4).put("backoff", new JsonObject().put("kind", "exponential").put("base_ms", 250).put("max_ms", 10_000)))
       .getLong("id");
-    await("dead", Duration.ofSeconds(20), () -> "dead".equals(task(id).getString("status")));
+    TestServers.await("dead", Duration.ofSeconds(20), () -> "dead".equals(task(id).getString("status")));
     JsonObject dead = task(id);
     assertEquals(4, dead.getInteger("attempts"));
     assertTrue(dead.getString("last_error").contains("asked to fail"), dead.encode());
@@ -143,7 +123,7 @@ class TaskPlatformTest {
     Api.Reply revived = api.post("/api/v1/tasks/" + id + "/retry", new JsonObject(), admin);
     assertEquals(200, revived.status, revived.toString());
     assertEquals("queued", revived.json().getString("status"));
-    await("dead again", Duration.ofSeconds(10), () -> task(id).getInteger("attempts") == 5 && "dead".equals(task(id).getString("status")));
+    TestServers.await("dead again", Duration.ofSeconds(10), () -> task(id).getInteger("attempts") == 5 && "dead".equals(task(id).getString("status")));
     assertEquals(409, api.post("/api/v1/tasks/" + submit(new JsonObject().put("type", "noop").put("delay_ms", 60_000)).getLong("id")
       + "/retry", new JsonObject(), admin).status, "only failed or dead tasks are retried");
   }
@@ -151,7 +131,7 @@ class TaskPlatformTest {
   @Test
   void aPermanentFailureIsNotRetried() {
     long id = submit(new JsonObject().put("type", "noop").put("payload", new JsonObject().put("fail", "permanent"))).getLong("id");
-    await("failed", Duration.ofSeconds(10), () -> "failed".equals(task(id).getString("status")));
+    TestServers.await("failed", Duration.ofSeconds(10), () -> "failed".equals(task(id).getString("status")));
     assertEquals(1, task(id).getInteger("attempts"));
   }
 
@@ -161,7 +141,7 @@ class TaskPlatformTest {
     for (int i = 0; i < 5; i++) {
       ids.add(submit(new JsonObject().put("type", "noop").put("delay_ms", 1200 + 400 * i)).getLong("id"));
     }
-    await("all done", Duration.ofSeconds(15), () -> ids.stream().allMatch(id -> "succeeded".equals(task(id).getString("status"))));
+    TestServers.await("all done", Duration.ofSeconds(15), () -> ids.stream().allMatch(id -> "succeeded".equals(task(id).getString("status"))));
     for (long id : ids) {
       JsonObject task = task(id);
       OffsetDateTime due = OffsetDateTime.parse(task.getString("run_at"));
@@ -190,7 +170,7 @@ class TaskPlatformTest {
     }
     assertEquals(1, created, "one 201, the rest replays");
     assertEquals(1, ids.size());
-    assertEquals(1, sql("SELECT count(*) FROM tasks WHERE idempotency_key = 'nightly-report'"));
+    assertEquals(1, TestServers.scalar(databaseUrl, "SELECT count(*) FROM tasks WHERE idempotency_key = 'nightly-report'"));
   }
 
   @Test
@@ -202,7 +182,7 @@ class TaskPlatformTest {
     assertEquals(409, api.post("/api/v1/tasks/" + waiting + "/cancel", new JsonObject(), admin).status);
 
     long done = submit(new JsonObject().put("type", "noop")).getLong("id");
-    await("done", Duration.ofSeconds(10), () -> "succeeded".equals(task(done).getString("status")));
+    TestServers.await("done", Duration.ofSeconds(10), () -> "succeeded".equals(task(done).getString("status")));
     assertEquals(409, api.post("/api/v1/tasks/" + done + "/cancel", new JsonObject(), admin).status);
 
     NodeProcess.sleep(2500);
@@ -227,7 +207,7 @@ class TaskPlatformTest {
 
     assertEquals(200, api.raw("PATCH", "/api/v1/queues/narrow", new JsonObject().put("paused", false).encode(),
       "Content-Type", "application/json", "Authorization", "Bearer " + admin).status);
-    await("all done", Duration.ofSeconds(30), () -> ids.stream().allMatch(id -> "succeeded".equals(task(id).getString("status"))));
+    TestServers.await("all done", Duration.ofSeconds(30), () -> ids.stream().allMatch(id -> "succeeded".equals(task(id).getString("status"))));
 
     List<long[]> spans = new ArrayList<>();
     Set<String> nodes = ConcurrentHashMap.newKeySet();
@@ -272,20 +252,14 @@ class TaskPlatformTest {
     for (CompletableFuture<Api.Reply> submit : submits) {
       assertEquals(201, submit.get(60, TimeUnit.SECONDS).status);
     }
-    assertEquals(1000, sql("SELECT count(*) FROM tasks WHERE queue = 'bulk' AND status = 'queued'"));
+    assertEquals(1000, TestServers.scalar(databaseUrl, "SELECT count(*) FROM tasks WHERE queue = 'bulk' AND status = 'queued'"));
 
     assertEquals("+OK", ServerFiles.redisCommand(redisPort, "FLUSHALL"));
     assertEquals(200, api.raw("PATCH", "/api/v1/queues/bulk", new JsonObject().put("paused", false).encode(),
       "Content-Type", "application/json", "Authorization", "Bearer " + admin).status);
 
-    await("all 1000 succeeded", Duration.ofSeconds(90), () -> {
-      try {
-        return sql("SELECT count(*) FROM tasks WHERE queue = 'bulk' AND status = 'succeeded'") == 1000;
-      } catch (Exception e) {
-        throw new IllegalStateException(e);
-      }
-    });
-    assertEquals(1000, sql("SELECT count(*) FROM tasks WHERE queue = 'bulk' AND attempts = 1"), "each ran once");
+    TestServers.await("all 1000 succeeded", Duration.ofSeconds(90), () -> TestServers.scalar(databaseUrl, "SELECT count(*) FROM tasks WHERE queue = 'bulk' AND status = 'succeeded'") == 1000);
+    assertEquals(1000, TestServers.scalar(databaseUrl, "SELECT count(*) FROM tasks WHERE queue = 'bulk' AND attempts = 1"), "each ran once");
   }
 
   @Test
@@ -299,9 +273,9 @@ class TaskPlatformTest {
       "Content-Type", "application/json", "Authorization", "Bearer " + admin).status);
     NodeProcess.sleep(500);
 
-    long fired = sql("SELECT count(*) FROM tasks WHERE schedule_id = " + id);
-    long occurrences = sql("SELECT count(DISTINCT run_at) FROM tasks WHERE schedule_id = " + id);
-    long span = sql("SELECT extract(epoch FROM max(run_at) - min(run_at))::bigint FROM tasks WHERE schedule_id = " + id);
+    long fired = TestServers.scalar(databaseUrl, "SELECT count(*) FROM tasks WHERE schedule_id = " + id);
+    long occurrences = TestServers.scalar(databaseUrl, "SELECT count(DISTINCT run_at) FROM tasks WHERE schedule_id = " + id);
+    long span = TestServers.scalar(databaseUrl, "SELECT extract(epoch FROM max(run_at) - min(run_at))::bigint FROM tasks WHERE schedule_id = " + id);
     assertEquals(occurrences, fired, "one task per occurrence");
     assertEquals(span + 1, fired, "no occurrence missed between the first and the last");
     assertTrue(fired >= 5, "fired " + fired + " times in 6.5 s");
@@ -322,22 +296,16 @@ class TaskPlatformTest {
         .getLong("id"));
     }
     String onThird = "SELECT count(*) FROM tasks WHERE queue = 'long' AND status = 'running' AND leased_by = '" + third.name() + "'";
-    await("some run on the third node", Duration.ofSeconds(10), () -> {
-      try {
-        return sql(onThird) > 0;
-      } catch (Exception e) {
-        throw new IllegalStateException(e);
-      }
-    });
+    TestServers.await("some run on the third node", Duration.ofSeconds(10), () -> TestServers.scalar(databaseUrl, onThird) > 0);
 
     long began = System.nanoTime();
     third.stop().toCompletionStage().toCompletableFuture().get(20, TimeUnit.SECONDS);
     long stopMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - began);
     assertTrue(stopMs < 6000, "stopped in " + stopMs + " ms");
-    assertEquals(0, sql(onThird), "no task is left leased to the stopped node");
+    assertEquals(0, TestServers.scalar(databaseUrl, onThird), "no task is left leased to the stopped node");
     String leased = ServerFiles.redisCommand(redisPort, "ZCARD", "tasks:leased:long");
-    long runningInPostgres = sql("SELECT count(*) FROM tasks WHERE queue = 'long' AND status = 'running'");
+    long runningInPostgres = TestServers.scalar(databaseUrl, "SELECT count(*) FROM tasks WHERE queue = 'long' AND status = 'running'");
     assertEquals(":" + runningInPostgres, leased, "Redis holds exactly the leases of the node still running");
-    await("all done on the first node", Duration.ofSeconds(40), () -> ids.stream().allMatch(id -> "succeeded".equals(task(id).getString("status"))));
+    TestServers.await("all done on the first node", Duration.ofSeconds(40), () -> ids.stream().allMatch(id -> "succeeded".equals(task(id).getString("status"))));
   }
 }

@@ -12,7 +12,6 @@ import verticles.support.TestServers;
 
 import java.nio.file.Path;
 import java.sql.Connection;
-import java.sql.ResultSet;
 import java.sql.Statement;
 import java.time.Duration;
 import java.util.HashMap;
@@ -56,23 +55,7 @@ class WorkerCrashTest {
     return env;
   }
 
-  private static long sql(String query) throws Exception {
-    try (Connection db = TestServers.jdbc(databaseUrl); Statement statement = db.createStatement()) {
-      ResultSet rows = statement.executeQuery(query);
-      rows.next();
-      return rows.getLong(1);
-    }
-  }
 
-  private static void await(String what, Duration timeout, java.util.function.BooleanSupplier done) {
-    long deadline = System.nanoTime() + timeout.toNanos();
-    while (!done.getAsBoolean()) {
-      if (System.nanoTime() > deadline) {
-        throw new AssertionError("timed out waiting for " + what);
-      }
-      NodeProcess.sleep(100);
-    }
-  }
 
   @Test
   void aTaskWhoseWorkerWasKilledCompletesOnAnotherNodeAndAMoneyMoveIsNotRepeated() throws Exception {
@@ -92,16 +75,16 @@ class WorkerCrashTest {
       JsonObject transfer = new JsonObject().put("type", "ledger.transfer").put("payload", new JsonObject()
         .put("from_user_id", 1).put("to_user_id", payee).put("amount", 300).put("currency", "USD"));
       transferTask = api.post("/api/v1/tasks", transfer, admin).json().getLong("id");
-      await("the transfer task", Duration.ofSeconds(20), () -> "succeeded".equals(api.get("/api/v1/tasks/" + transferTask, admin).json().getString("status")));
+      TestServers.await("the transfer task", Duration.ofSeconds(20), () -> "succeeded".equals(api.get("/api/v1/tasks/" + transferTask, admin).json().getString("status")));
 
       // A long task: the node is killed while it runs.
       task = api.post("/api/v1/tasks", new JsonObject().put("type", "noop").put("payload", new JsonObject().put("sleep_ms", 5000)), admin).json();
       taskId = task.getLong("id");
-      await("the task running on the doomed node", Duration.ofSeconds(20), () -> {
+      TestServers.await("the task running on the doomed node", Duration.ofSeconds(20), () -> {
         JsonObject now = api.get("/api/v1/tasks/" + taskId, admin).json();
         return "running".equals(now.getString("status"));
       });
-      assertTrue(sql("SELECT count(*) FROM tasks WHERE id = " + taskId + " AND leased_by LIKE '%:" + doomed.process().pid() + "'") == 1,
+      assertTrue(TestServers.scalar(databaseUrl, "SELECT count(*) FROM tasks WHERE id = " + taskId + " AND leased_by LIKE '%:" + doomed.process().pid() + "'") == 1,
         "the doomed node holds the lease");
       doomed.process().destroyForcibly().waitFor();
     }
@@ -117,18 +100,18 @@ class WorkerCrashTest {
       survivor.awaitReady(Duration.ofSeconds(90));
       Api api = new Api(survivor.httpPort());
       String admin = api.login("ops", "ops-password-1");
-      await("the killed task to finish elsewhere", Duration.ofSeconds(30),
+      TestServers.await("the killed task to finish elsewhere", Duration.ofSeconds(30),
         () -> "succeeded".equals(api.get("/api/v1/tasks/" + taskId, admin).json().getString("status")));
       JsonObject done = api.get("/api/v1/tasks/" + taskId, admin).json();
       assertEquals(2, done.getInteger("attempts"), "the killed attempt, then one more");
       assertTrue(done.getJsonObject("result").getString("node").endsWith(":" + survivor.process().pid()), done.encode());
 
-      await("the transfer to be redelivered", Duration.ofSeconds(30),
+      TestServers.await("the transfer to be redelivered", Duration.ofSeconds(30),
         () -> "succeeded".equals(api.get("/api/v1/tasks/" + transferTask, admin).json().getString("status")));
       assertEquals(2, api.get("/api/v1/tasks/" + transferTask, admin).json().getInteger("attempts"), "it was delivered again");
-      assertEquals(300, sql("SELECT amount FROM balances WHERE user_id = " + payee), "but the money moved once");
-      assertEquals(1, sql("SELECT count(*) FROM transactions WHERE type = 'transfer'"));
-      assertEquals(0, sql("SELECT count(*) FROM tasks WHERE status = 'running'"), "nothing left running");
+      assertEquals(300, TestServers.scalar(databaseUrl, "SELECT amount FROM balances WHERE user_id = " + payee), "but the money moved once");
+      assertEquals(1, TestServers.scalar(databaseUrl, "SELECT count(*) FROM transactions WHERE type = 'transfer'"));
+      assertEquals(0, TestServers.scalar(databaseUrl, "SELECT count(*) FROM tasks WHERE status = 'running'"), "nothing left running");
       assertEquals(0, survivor.terminate(Duration.ofSeconds(10)));
     }
   }
