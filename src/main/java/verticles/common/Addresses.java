@@ -52,6 +52,8 @@ public final class Addresses {
     public static final String LIST = "tasks.list";
     public static final String CANCEL = "tasks.cancel";
     public static final String RETRY = "tasks.retry";
+    /** A handler reports how far it got: {task_id, attempt, progress}. */
+    public static final String PROGRESS = "tasks.progress";
 
     public static String handler(String type) {
       return "task." + type;

@@ -60,6 +60,9 @@ public class DispatchVerticle extends VerticleBase {
     ServiceReplies.serve(vertx, Addresses.Tasks.LIST, this::list);
     ServiceReplies.serve(vertx, Addresses.Tasks.CANCEL, this::cancel);
     ServiceReplies.serve(vertx, Addresses.Tasks.RETRY, this::retry);
+    vertx.eventBus().<JsonObject>consumer(Addresses.Tasks.PROGRESS, message -> pool.preparedQuery(TaskSql.PROGRESS)
+      .execute(Tuple.of(message.body().getLong("task_id"), message.body().getInteger("attempt"), message.body().getJsonObject("progress")))
+      .onSuccess(rows -> rows.forEach(row -> events.changed(TaskJson.task(row)))));
     ServiceReplies.serve(vertx, Addresses.Schedules.CREATE, this::createSchedule);
     ServiceReplies.serve(vertx, Addresses.Schedules.GET, body -> ownedSchedule(body.getLong("id")).map(TaskJson::schedule));
     ServiceReplies.serve(vertx, Addresses.Schedules.LIST, this::listSchedules);

@@ -7,12 +7,13 @@ import verticles.common.Addresses;
 import verticles.common.Bus;
 import verticles.common.Config;
 import verticles.common.Failure;
+import verticles.common.TaskProgress;
 import verticles.common.TaskTypes;
 
 /**
  * The {@code noop} task: does nothing, for benchmarks and smoke tests. Its payload may ask it to
- * take time ({@code sleep_ms}) or to fail ({@code fail}: "retryable" or "permanent"), which is
- * how tests exercise retries, leases and crashes.
+ * take time ({@code sleep_ms}, reporting 50 % progress half way) or to fail ({@code fail}:
+ * "retryable" or "permanent"), which is how tests exercise retries, leases and crashes.
  */
 public class NoopTask extends VerticleBase {
 
@@ -33,6 +34,7 @@ public class NoopTask extends VerticleBase {
         }
       };
       if (sleep > 0) {
+        vertx.setTimer(Math.max(1, sleep / 2), ignored -> TaskProgress.report(vertx, message, new JsonObject().put("percent", 50)));
         vertx.setTimer(sleep, ignored -> answer.run());
       } else {
         answer.run();

@@ -78,6 +78,10 @@ final class TaskSql {
     "SELECT id, queue, priority, run_at FROM tasks WHERE status IN ('queued', 'scheduled') "
       + "AND updated_at < now() - interval '1 second' ORDER BY id LIMIT 10000";
 
+  /** Fenced like SUCCEED. */
+  static final String PROGRESS =
+    "UPDATE tasks SET progress = $3, updated_at = now() WHERE id = $1 AND attempts = $2 AND status = 'running' RETURNING " + COLUMNS;
+
   static final String CANCEL =
     "UPDATE tasks SET status = 'cancelled', finished_at = now(), updated_at = now() "
       + "WHERE id = $1 AND status IN ('scheduled', 'queued') RETURNING " + COLUMNS;

@@ -129,6 +129,17 @@ class TaskPlatformTest {
   }
 
   @Test
+  void aRunningTaskShowsTheProgressItsHandlerReports() {
+    long id = submit(new JsonObject().put("type", "noop").put("payload", new JsonObject().put("sleep_ms", 2000))).getLong("id");
+    TestServers.await("progress while running", Duration.ofSeconds(10), () -> {
+      JsonObject task = task(id);
+      return "running".equals(task.getString("status")) && task.getJsonObject("progress") != null
+        && task.getJsonObject("progress").getInteger("percent") == 50;
+    });
+    TestServers.await("done", Duration.ofSeconds(10), () -> "succeeded".equals(task(id).getString("status")));
+  }
+
+  @Test
   void aPermanentFailureIsNotRetried() {
     long id = submit(new JsonObject().put("type", "noop").put("payload", new JsonObject().put("fail", "permanent"))).getLong("id");
     TestServers.await("failed", Duration.ofSeconds(10), () -> "failed".equals(task(id).getString("status")));
