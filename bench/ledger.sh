@@ -365,7 +365,7 @@ W_SECONDS=$(awk -v us="$W_US" 'BEGIN {printf "%.2f", us / 1e6}')
 CPU_PULSE=$(cpu_row "Pulse (wrk)" pulse-start pulse-end "$W_SECONDS" "$W_REQ" "$(cat "$WORK/wrk.txt.ticks")")
 CPU_PGBENCH=$(cpu_row "pgbench" pgbench-start pgbench-end "$RUN_SECONDS" "$P_TX" "$(cat "$WORK/pgbench.txt.ticks")")
 
-unexpected=$(grep -v 'JWT_SECRET is not set' "$WORK/node.log" || true)
+unexpected=$(grep -v -e 'JWT_SECRET is not set' -e ' - not ready: \[' "$WORK/node.log" || true)
 if [[ -n "$unexpected" ]]; then
   say "the node logged $(wc -l <<<"$unexpected") unexpected line(s), kept in bench/results/ledger-node.log; the first ones:"
   head -n 10 <<<"$unexpected" >&2

@@ -58,6 +58,7 @@ final class Dispatcher {
   private final Map<Long, Object[]> inFlight = new HashMap<>();
   private final Set<String> queues = new LinkedHashSet<>(List.of("default"));
   private final Map<String, long[]> depths = new ConcurrentHashMap<>();
+  private final Map<String, Double> oldestReady = new ConcurrentHashMap<>();
   private final List<Long> timers = new ArrayList<>();
   private boolean polling;
   private boolean pollAgain;
@@ -77,7 +78,12 @@ final class Dispatcher {
   }
 
   void start() {
-    vertx.eventBus().consumer(WAKEUP, message -> poll());
+    vertx.eventBus().<String>consumer(WAKEUP, message -> {
+      if (message.body() != null) {
+        queues.add(message.body());  // a queue this node has not seen yet starts at once, not at the next refresh
+      }
+      poll();
+    });
     timers.add(vertx.setPeriodic(100, ignored -> poll()));
     timers.add(vertx.setPeriodic(200, ignored -> promote()));
     timers.add(vertx.setPeriodic(1000, ignored -> reap()));
@@ -322,9 +328,15 @@ final class Dispatcher {
             Gauge.builder("pulse.tasks.ready", depths, d -> d.getOrDefault(queue, new long[3])[0]).tag("queue", queue).register(metrics);
             Gauge.builder("pulse.tasks.delayed", depths, d -> d.getOrDefault(queue, new long[3])[1]).tag("queue", queue).register(metrics);
             Gauge.builder("pulse.tasks.running", depths, d -> d.getOrDefault(queue, new long[3])[2]).tag("queue", queue).register(metrics);
+            Gauge.builder("pulse.tasks.oldest.ready", oldestReady, o -> o.getOrDefault(queue, 0.0)).baseUnit("seconds")
+              .description("how long the oldest ready task has waited").tag("queue", queue).register(metrics);
           }
         });
       }
+    }).compose(ignored -> pool.query(TaskSql.OLDEST_READY).execute()).onSuccess(rows -> {
+      Map<String, Double> ages = new HashMap<>();
+      rows.forEach(row -> ages.put(row.getString("queue"), row.getDouble("age")));
+      queues.forEach(queue -> oldestReady.put(queue, ages.getOrDefault(queue, 0.0)));
     }).onFailure(error -> log.debug("refreshing queues failed: {}", error.toString()));
   }
 
@@ -360,7 +372,6 @@ final class Dispatcher {
     if (inFlight.isEmpty() || System.currentTimeMillis() >= deadline) {
       return Future.succeededFuture();
     }
-    return io.vertx.core.Promise.<Void>promise().future().timeout(100, java.util.concurrent.TimeUnit.MILLISECONDS)
-      .recover(ignored -> drain(deadline));
+    return vertx.timer(100).compose(ignored -> drain(deadline));
   }
 }

@@ -82,6 +82,11 @@ final class TaskSql {
   static final String PROGRESS =
     "UPDATE tasks SET progress = $3, updated_at = now() WHERE id = $1 AND attempts = $2 AND status = 'running' RETURNING " + COLUMNS;
 
+  /** Seconds the oldest ready task of each queue has waited (the partial index keeps this cheap). */
+  static final String OLDEST_READY =
+    "SELECT queue, extract(epoch FROM now() - min(coalesce(queued_at, created_at)))::float8 AS age FROM tasks "
+      + "WHERE status = 'queued' AND run_at <= now() GROUP BY queue";
+
   static final String CANCEL =
     "UPDATE tasks SET status = 'cancelled', finished_at = now(), updated_at = now() "
       + "WHERE id = $1 AND status IN ('scheduled', 'queued') RETURNING " + COLUMNS;
