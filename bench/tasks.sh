@@ -10,7 +10,7 @@
 # 'succeeded' in PostgreSQL. BullMQ side (bench/bullmq/bench.mjs), against the node's own Redis
 # (keys "bull:*", Pulse's are "tasks:*"): N × queue.add, 64 in flight; then a Worker with
 # concurrency 64 and a no-op processor until all N completed; and addBulk apart. Each side has a
-# warm-up first. Writes bench/results/tasks.md. About 1.5 minutes.
+# warm-up first. Writes bench/results/tasks.md. About 40 seconds (plus npm install the first time).
 # Installs postgresql-client (psql) and curl with apt-get, and BullMQ with npm, when missing.
 # Knobs (the results are then not comparable): TASKS_N, TASKS_WARMUP, TASKS_CONCURRENCY, TASKS_BULK.
 set -euo pipefail
@@ -48,6 +48,17 @@ fi
 if [[ ! -f "$JAR" ]]; then
   say "$JAR is missing; building it"
   (cd "$ROOT" && mvn -q -B -o -DskipTests package)
+fi
+
+# Which code is measured: the jar as it is (rebuild it after changing src/), and the commit.
+JAR_BUILT=$(date -u -r "$JAR" '+%Y-%m-%d %H:%M UTC')
+COMMIT=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
+if [[ -n "$(git -C "$ROOT" status --porcelain -- src pom.xml 2>/dev/null)" ]]; then COMMIT="$COMMIT (src/ has uncommitted changes)"; fi
+if [[ -n "$(find "$ROOT/src/main" "$ROOT/pom.xml" -newer "$JAR" -type f 2>/dev/null | head -n 1)" ]]; then
+  JAR_NOTE="**older than some of src/main: it may not be the code of this commit** (mvn -q -B -o -DskipTests package)"
+  say "warning: target/pulse.jar is older than some of src/main; measuring it as it is"
+else
+  JAR_NOTE="newer than src/main"
 fi
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/pulse-tasks-bench.XXXXXX")
@@ -338,7 +349,7 @@ mkdir -p "$(dirname "$RESULTS")"
   echo "Machine: nproc $CORES${CPU_MODEL:+, $CPU_MODEL}; load average before the run $LOAD;"
   echo "\`$JAVA_VERSION\`; Node $NODE_VERSION, bullmq $BULLMQ_VERSION, ioredis $IOREDIS_VERSION;"
   echo "PostgreSQL $PG_VERSION ($PG_SETTINGS); Redis $REDIS_VERSION ($(b r.redis_persistence))."
-  echo "Clients and servers share the machine."
+  echo "Clients and servers share the machine. Code: commit $COMMIT; target/pulse.jar built $JAR_BUILT, $JAR_NOTE."
 } >"$RESULTS"
 
 echo >&2
