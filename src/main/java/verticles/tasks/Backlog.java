@@ -50,14 +50,14 @@ final class Backlog {
       + "local gone = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, 1000) "
       + "for i, id in ipairs(gone) do redis.call('ZREM', KEYS[1], id) end return gone";
 
-  /** ARGV: triples (id, priority, run_at ms). Puts back each id found in none of the three sets; returns how many. */
+  /** ARGV: triples (id, priority, run_at ms). Puts back each id found in none of the three sets; returns their ids. */
   private static final String RESTORE =
-    "local t = redis.call('TIME') local now = t[1] * 1000 + math.floor(t[2] / 1000) local restored = 0 "
+    "local t = redis.call('TIME') local now = t[1] * 1000 + math.floor(t[2] / 1000) local restored = {} "
       + "for i = 1, #ARGV, 3 do local id = ARGV[i] local priority = tonumber(ARGV[i + 1]) local due = tonumber(ARGV[i + 2]) "
       + "  if not redis.call('ZSCORE', KEYS[1], id) and not redis.call('ZSCORE', KEYS[3], id) "
       + "     and not redis.call('ZSCORE', KEYS[2], priority .. '|' .. id) then "
       + "    if due <= now then redis.call('ZADD', KEYS[1], (9 - priority) * 1e13 + now, id) "
-      + "    else redis.call('ZADD', KEYS[2], due, priority .. '|' .. id) end restored = restored + 1 end end "
+      + "    else redis.call('ZADD', KEYS[2], due, priority .. '|' .. id) end restored[#restored + 1] = id end end "
       + "return restored";
 
   /** Ready now, ordered by priority then age. */
@@ -137,9 +137,9 @@ final class Backlog {
   }
 
   /** {id, priority, run_at ms} triples that PostgreSQL says wait in this queue: restores the missing ones. */
-  Future<Integer> restore(String queue, List<long[]> waiting) {
+  Future<List<Long>> restore(String queue, List<long[]> waiting) {
     if (waiting.isEmpty()) {
-      return Future.succeededFuture(0);
+      return Future.succeededFuture(List.of());
     }
     List<String> args = new ArrayList<>(List.of(RESTORE, "3", ready(queue), delayed(queue), leased(queue)));
     for (long[] task : waiting) {
@@ -147,7 +147,7 @@ final class Backlog {
       args.add(String.valueOf(task[1]));
       args.add(String.valueOf(task[2]));
     }
-    return redis.eval(args).map(Response::toInteger);
+    return redis.eval(args).map(Backlog::ids);
   }
 
   Future<List<String>> queues() {

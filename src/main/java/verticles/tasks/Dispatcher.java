@@ -6,13 +6,13 @@ import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 import io.vertx.core.AsyncResult;
 import io.vertx.core.Future;
+import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.core.eventbus.DeliveryOptions;
 import io.vertx.core.eventbus.Message;
 import io.vertx.core.json.JsonObject;
 import io.vertx.sqlclient.Pool;
 import io.vertx.sqlclient.Row;
-import io.vertx.sqlclient.RowSet;
 import io.vertx.sqlclient.Tuple;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -60,6 +60,8 @@ final class Dispatcher {
   private final Map<String, long[]> depths = new ConcurrentHashMap<>();
   private final Map<String, Double> oldestReady = new ConcurrentHashMap<>();
   private final List<Long> timers = new ArrayList<>();
+  private final List<Success> successes = new ArrayList<>();
+  private boolean flushPending;
   private boolean polling;
   private boolean pollAgain;
   private boolean stopping;
@@ -192,12 +194,12 @@ final class Dispatcher {
     long id = task.getLong("id");
     String queue = task.getString("queue");
     String type = task.getString("type");
-    Future<RowSet<Row>> recorded;
+    Future<JsonObject> recorded;
     String outcome;
     if (result.succeeded()) {
       Object reply = result.result().body();
-      Object stored = reply instanceof JsonObject ? reply : new JsonObject().put("value", reply);
-      recorded = pool.preparedQuery(TaskSql.SUCCEED).execute(Tuple.of(id, attempt, stored));
+      JsonObject stored = reply instanceof JsonObject ? (JsonObject) reply : new JsonObject().put("value", reply);
+      recorded = recordSuccess(id, attempt, stored.encode());
       outcome = "succeeded";
     } else {
       Failure failure = Failure.of(result.cause());
@@ -205,16 +207,16 @@ final class Dispatcher {
       boolean retry = failure.retryable && attempt < task.getInteger("max_attempts");
       OffsetDateTime next = retry ? OffsetDateTime.now().plus(Duration.ofMillis(backoffMs(task.getJsonObject("backoff"), attempt))) : null;
       outcome = retry ? "retried" : failure.retryable ? "dead" : "failed";
-      recorded = pool.preparedQuery(TaskSql.FAIL).execute(Tuple.of(id, attempt, retry ? "queued" : outcome, error, next));
+      recorded = pool.preparedQuery(TaskSql.FAIL).execute(Tuple.of(id, attempt, retry ? "queued" : outcome, error, next))
+        .map(rows -> rows.size() == 0 ? null : TaskJson.task(rows.iterator().next()));
     }
     Counter.builder("pulse.tasks.completed").tag("type", type).tag("outcome", outcome).register(metrics).increment();
     recorded
-      .compose(rows -> {
-        if (rows.size() == 0) {
+      .compose(now -> {
+        if (now == null) {
           log.info("task {} attempt {} finished after losing its lease; its outcome is ignored", id, attempt);
           return Future.succeededFuture();
         }
-        JsonObject now = TaskJson.task(rows.iterator().next());
         events.changed(now);
         return "queued".equals(now.getString("status"))
           ? backlog.pushDelayed(queue, id, now.getInteger("priority"), OffsetDateTime.parse(now.getString("run_at")).toInstant().toEpochMilli())
@@ -226,6 +228,61 @@ final class Dispatcher {
         inFlight.remove(id);
         poll();
       });
+  }
+
+  /**
+   * Successes are written in batches (up to 256, or whatever arrived within 2 ms): one
+   * statement and one commit for many tasks. Each caller learns its own task's new row, or
+   * null when its attempt had been fenced out.
+   */
+  private Future<JsonObject> recordSuccess(long id, int attempt, String result) {
+    Promise<JsonObject> promise = Promise.promise();
+    successes.add(new Success(id, attempt, result, promise));
+    if (successes.size() >= 256) {
+      flushSuccesses();
+    } else if (!flushPending) {
+      flushPending = true;
+      vertx.setTimer(2, ignored -> flushSuccesses());
+    }
+    return promise.future();
+  }
+
+  private void flushSuccesses() {
+    flushPending = false;
+    if (successes.isEmpty()) {
+      return;
+    }
+    List<Success> batch = new ArrayList<>(successes);
+    successes.clear();
+    Long[] ids = new Long[batch.size()];
+    Integer[] attempts = new Integer[batch.size()];
+    String[] results = new String[batch.size()];
+    for (int i = 0; i < batch.size(); i++) {
+      ids[i] = batch.get(i).id;
+      attempts[i] = batch.get(i).attempt;
+      results[i] = batch.get(i).result;
+    }
+    pool.preparedQuery(TaskSql.SUCCEED).execute(Tuple.of(ids, attempts, results))
+      .onSuccess(rows -> {
+        Map<Long, JsonObject> done = new HashMap<>();
+        rows.forEach(row -> done.put(row.getLong("id"), TaskJson.task(row)));
+        batch.forEach(success -> success.promise.complete(done.get(success.id)));
+      })
+      .onFailure(error -> batch.forEach(success -> success.promise.fail(error)));
+  }
+
+  private static final class Success {
+    final long id;
+    final int attempt;
+    final String result;
+    final Promise<JsonObject> promise;
+
+    Success(long id, int attempt, String result, Promise<JsonObject> promise) {
+      this.id = id;
+      this.attempt = attempt;
+      this.result = result;
+      this.promise = promise;
+    }
   }
 
   /** Exponential (base × 2^(attempt-1), capped) or fixed, each with ±20 % jitter so retries do not stampede. */
@@ -299,7 +356,7 @@ final class Dispatcher {
       }
       byQueue.forEach((queue, waiting) -> {
         queues.add(queue);
-        backlog.restore(queue, waiting).onSuccess(restored -> {
+        backlog.restore(queue, waiting).compose(restored -> confirm(queue, waiting, restored)).onSuccess(restored -> {
           if (restored > 0) {
             log.warn("reconciler put {} task(s) of queue {} back into Redis", restored, queue);
             Counter.builder("pulse.tasks.reconciled").tag("queue", queue).register(metrics).increment(restored);
@@ -308,6 +365,28 @@ final class Dispatcher {
         });
       });
     }).onFailure(error -> log.warn("reconciling failed: {}", error.toString()));
+  }
+
+  /**
+   * The reconciler's second look: a task may have finished between its PostgreSQL read and the
+   * Redis check. Those are taken out again (harmless either way: the claim would refuse them)
+   * and not counted; the rest were really missing.
+   */
+  private Future<Integer> confirm(String queue, List<long[]> waiting, List<Long> restored) {
+    if (restored.isEmpty()) {
+      return Future.succeededFuture(0);
+    }
+    return pool.preparedQuery(TaskSql.STILL_WAITING).execute(Tuple.of((Object) restored.toArray(new Long[0]))).compose(rows -> {
+      Set<Long> still = new java.util.HashSet<>();
+      rows.forEach(row -> still.add(row.getLong("id")));
+      List<Future<?>> undone = new ArrayList<>();
+      for (long[] task : waiting) {
+        if (restored.contains(task[0]) && !still.contains(task[0])) {
+          undone.add(backlog.forget(queue, task[0], (int) task[1]));
+        }
+      }
+      return Future.join(undone).map(still.size());
+    });
   }
 
   /** Queue names and limits: PostgreSQL's copy is written to Redis (which may have lost it); depth gauges follow. */

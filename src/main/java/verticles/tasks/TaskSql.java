@@ -44,10 +44,19 @@ final class TaskSql {
     "UPDATE tasks SET lease_until = now() + $2 * interval '1 millisecond' "
       + "WHERE id = ANY($1) AND status = 'running' AND leased_by = $3";
 
-  /** Fenced: only the holder of attempt $2 may finish the task. */
+  /**
+   * Successes, many per statement (one commit for a batch): $1 ids, $2 attempts, $3 results as
+   * JSON text. Fenced: only the holder of the current attempt may finish a task.
+   */
   static final String SUCCEED =
-    "UPDATE tasks SET status = 'succeeded', result = $3, lease_until = NULL, leased_by = NULL, finished_at = now(), "
-      + "updated_at = now(), last_error = NULL WHERE id = $1 AND attempts = $2 AND status = 'running' RETURNING " + COLUMNS;
+    "UPDATE tasks t SET status = 'succeeded', result = d.result::jsonb, lease_until = NULL, leased_by = NULL, "
+      + "finished_at = now(), updated_at = now(), last_error = NULL "
+      + "FROM unnest($1::bigint[], $2::int[], $3::text[]) AS d (id, attempt, result) "
+      + "WHERE t.id = d.id AND t.attempts = d.attempt AND t.status = 'running' RETURNING "
+      + COLUMNS.replaceAll("(^|, )(\\w+)", "$1t.$2");
+
+  /** Which of these ids PostgreSQL still has waiting (the reconciler's second look). */
+  static final String STILL_WAITING = "SELECT id FROM tasks WHERE id = ANY($1) AND status IN ('queued', 'scheduled')";
 
   /** Fenced like SUCCEED. $3 status (queued for a retry, failed, dead), $4 error, $5 next run_at. */
   static final String FAIL =
