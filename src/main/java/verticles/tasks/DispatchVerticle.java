@@ -42,6 +42,8 @@ public class DispatchVerticle extends VerticleBase {
   private Dispatcher dispatcher;
   private Scheduler scheduler;
   private MeterRegistry metrics;
+  /** Queues this verticle has already made sure exist in PostgreSQL (rows are never deleted). */
+  private final java.util.Set<String> knownQueues = new java.util.HashSet<>();
 
   @Override
   public Future<?> start() {
@@ -114,7 +116,9 @@ public class DispatchVerticle extends VerticleBase {
       .addValue(key)
       .addValue(scheduleId)
       .addValue(occurrence);
-    return pool.preparedQuery(TaskSql.ENSURE_QUEUE).execute(Tuple.of(queue))
+    Future<?> queueKnown = knownQueues.contains(queue) ? Future.succeededFuture()
+      : pool.preparedQuery(TaskSql.ENSURE_QUEUE).execute(Tuple.of(queue)).onSuccess(ignored -> knownQueues.add(queue));
+    return queueKnown
       .compose(ignored -> pool.preparedQuery(TaskSql.INSERT).execute(args))
       .compose(rows -> {
         if (rows.size() == 0) {
