@@ -9,7 +9,7 @@
 # other: wrk (64 connections, 2 threads) on POST /api/v1/transactions/transfer, and pgbench
 # (64 clients, 2 threads, -M prepared) on bench/ledger/transfer.sql, each 10 s warm-up + 30 s.
 # Prints both, the ratio and where the CPU went, and writes bench/results/ledger.md.
-# About 2.5 minutes. Installs wrk and postgresql-client (pgbench, psql) with apt-get when missing.
+# 2–3 minutes (accounts ~45 s, 2 × 40 s of load). Installs wrk and postgresql-client (pgbench, psql) with apt-get when missing.
 # Knobs (the results are then not comparable): LEDGER_ACCOUNTS, LEDGER_SECONDS, LEDGER_WARMUP,
 # LEDGER_CONNECTIONS, LEDGER_THREADS, LEDGER_SETUP_CONCURRENCY.
 set -euo pipefail
