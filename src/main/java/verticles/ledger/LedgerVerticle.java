@@ -169,9 +169,12 @@ public class LedgerVerticle extends VerticleBase {
    */
   private Future<JsonObject> apply(Move move, long scope, String key, String hash) {
     Timer.Sample timing = Timer.start(metrics);
-    return withRetry(1, () -> pool.withTransaction(tx -> claim(tx, scope, key, hash).compose(replay -> replay != null
-      ? Future.succeededFuture(new Outcome(replay, true))
-      : execute(tx, move).compose(created -> remember(tx, scope, key, created).map(new Outcome(created, false))))))
+    Supplier<Future<Outcome>> attempt = key == null
+      ? () -> pipelined(move).map(created -> new Outcome(created, false))
+      : () -> pool.withTransaction(tx -> claim(tx, scope, key, hash).compose(replay -> replay != null
+        ? Future.succeededFuture(new Outcome(replay, true))
+        : execute(tx, move).compose(created -> remember(tx, scope, key, created).map(new Outcome(created, false)))));
+    return withRetry(1, attempt)
       .andThen(result -> {
         String outcome = result.succeeded() ? (result.result().replayed ? "replayed" : "ok")
           : Failure.of(result.cause()).name().toLowerCase();
@@ -198,6 +201,20 @@ public class LedgerVerticle extends VerticleBase {
     }
   }
 
+  /**
+   * Without an idempotency key the whole transaction is sent at once (BEGIN, the lock, the move,
+   * COMMIT pipelined on one connection): one network round trip instead of four. It is safe to
+   * commit without looking: when funds are short the move statement changes nothing.
+   */
+  private Future<JsonObject> pipelined(Move move) {
+    return pool.getConnection().compose(conn -> {
+      Future<?> begun = conn.query("BEGIN").execute();
+      Future<JsonObject> moved = execute(conn, move);
+      Future<?> committed = conn.query("COMMIT").execute();
+      return Future.join(begun, moved, committed).transform(ignored -> moved).eventually(conn::close);
+    });
+  }
+
   private Future<JsonObject> execute(SqlConnection tx, Move move) {
     String actorRequest = RequestContext.requestId();
     Caller caller = RequestContext.caller();
@@ -213,9 +230,11 @@ public class LedgerVerticle extends VerticleBase {
           move.description, move.reverses, actor, actorRequest));
         break;
       default:
-        moved = tx.preparedQuery(LedgerSql.LOCK_PAIR).execute(Tuple.of(move.from, move.to, move.currency))
-          .compose(locked -> tx.preparedQuery(LedgerSql.TRANSFER).execute(Tuple.of(move.from, move.to, move.amount,
-            move.currency, move.type, move.description).addValue(move.reverses).addValue(actor).addValue(actorRequest)));
+        // Not waiting for the lock's answer: it is pipelined ahead of the move on the same connection.
+        Future<RowSet<Row>> locked = tx.preparedQuery(LedgerSql.LOCK_PAIR).execute(Tuple.of(move.from, move.to, move.currency));
+        Future<RowSet<Row>> transfer = tx.preparedQuery(LedgerSql.TRANSFER).execute(Tuple.of(move.from, move.to, move.amount,
+          move.currency, move.type, move.description).addValue(move.reverses).addValue(actor).addValue(actorRequest));
+        moved = Future.join(locked, transfer).transform(ignored -> locked.failed() ? Future.failedFuture(locked.cause()) : transfer);
     }
     return moved.compose(rows -> rows.size() == 0
       ? Future.failedFuture(Failure.INSUFFICIENT_FUNDS.exception("insufficient funds: the balance in " + move.currency
