@@ -44,6 +44,7 @@ public class DispatchVerticle extends VerticleBase {
   private MeterRegistry metrics;
   /** Queues this verticle has already made sure exist in PostgreSQL (rows are never deleted). */
   private final java.util.Set<String> knownQueues = new java.util.HashSet<>();
+  private final java.util.Set<String> toWake = new java.util.LinkedHashSet<>();
 
   @Override
   public Future<?> start() {
@@ -132,10 +133,23 @@ public class DispatchVerticle extends VerticleBase {
           : backlog.pushDelayed(queue, task.getLong("id"), task.getInteger("priority"), runAt.toInstant().toEpochMilli());
         // A failed push loses nothing: the reconciler restores it from PostgreSQL.
         return pushed.otherwiseEmpty().map(ignored -> {
-          vertx.eventBus().publish(Dispatcher.WAKEUP, queue);
+          wake(queue);
           return task;
         });
       });
+  }
+
+  /**
+   * Tells every dispatcher that a queue has new work, at most once per 5 ms per queue: a burst of
+   * submissions wakes them once, not once per task (they also look every 100 ms on their own).
+   */
+  private void wake(String queue) {
+    if (toWake.add(queue) && toWake.size() == 1) {
+      vertx.setTimer(5, ignored -> {
+        toWake.forEach(name -> vertx.eventBus().publish(Dispatcher.WAKEUP, name));
+        toWake.clear();
+      });
+    }
   }
 
   /** What the schema cannot say: the type must exist, and only the payer (or an admin) may move money. */
@@ -210,7 +224,7 @@ public class DispatchVerticle extends VerticleBase {
       events.changed(task);
       return backlog.pushReady(task.getString("queue"), id, task.getInteger("priority")).otherwiseEmpty()
         .map(ignored -> {
-          vertx.eventBus().publish(Dispatcher.WAKEUP, task.getString("queue"));
+          wake(task.getString("queue"));
           return task;
         });
     });
@@ -315,7 +329,10 @@ public class DispatchVerticle extends VerticleBase {
         JsonObject queue = new JsonObject().put("name", row.getString("name")).put("concurrency", row.getInteger("concurrency"))
           .put("rate_per_s", row.getInteger("rate_per_s")).put("paused", row.getBoolean("paused"));
         return backlog.writeLimits(queue.getString("name"), queue.getBoolean("paused"), queue.getInteger("concurrency"),
-          queue.getInteger("rate_per_s")).map(queue);
+          queue.getInteger("rate_per_s")).map(ignored -> {
+            vertx.eventBus().publish(Dispatcher.LIMITS_CHANGED, queue.getString("name"));
+            return queue;
+          });
       });
   }
 

@@ -43,6 +43,8 @@ final class Dispatcher {
 
   private static final Logger log = LoggerFactory.getLogger(Dispatcher.class);
   static final String WAKEUP = "tasks.wakeup";
+  /** A queue's limits changed (e.g. unpaused): look at it again now rather than at the next refresh. */
+  static final String LIMITS_CHANGED = "tasks.limits.changed";
 
   private final Vertx vertx;
   private final Pool pool;
@@ -59,6 +61,8 @@ final class Dispatcher {
   private final Set<String> queues = new LinkedHashSet<>(List.of("default"));
   private final Map<String, long[]> depths = new ConcurrentHashMap<>();
   private final Map<String, Double> oldestReady = new ConcurrentHashMap<>();
+  /** Paused queues as of the last refresh: not asked for work (Redis would refuse it anyway). */
+  private final Set<String> paused = new java.util.HashSet<>();
   private final List<Long> timers = new ArrayList<>();
   private final List<Success> successes = new ArrayList<>();
   private boolean flushPending;
@@ -84,6 +88,10 @@ final class Dispatcher {
       if (message.body() != null) {
         queues.add(message.body());  // a queue this node has not seen yet starts at once, not at the next refresh
       }
+      poll();
+    });
+    vertx.eventBus().<String>consumer(LIMITS_CHANGED, message -> {
+      paused.remove(message.body());
       poll();
     });
     timers.add(vertx.setPeriodic(100, ignored -> poll()));
@@ -122,6 +130,9 @@ final class Dispatcher {
       return Future.succeededFuture(taken);
     }
     String queue = names.get(index);
+    if (paused.contains(queue)) {
+      return takeFrom(names, index + 1, taken);
+    }
     return backlog.take(queue, free, leaseMs)
       .compose(ids -> ids.isEmpty() ? Future.succeededFuture(0) : claim(queue, ids))
       .otherwise(error -> {
@@ -393,8 +404,12 @@ final class Dispatcher {
   private void refreshQueues() {
     pool.query(TaskSql.QUEUES).execute().compose(rows -> {
       List<Future<?>> writes = new ArrayList<>();
+      paused.clear();
       for (Row row : rows) {
         queues.add(row.getString("name"));
+        if (row.getBoolean("paused")) {
+          paused.add(row.getString("name"));
+        }
         writes.add(backlog.writeLimits(row.getString("name"), row.getBoolean("paused"), row.getInteger("concurrency"),
           row.getInteger("rate_per_s")));
       }

@@ -21,13 +21,16 @@ import java.util.List;
  * an occurrence carries the unique key {@code schedule:<id>:<fire-time>}, so even a repeat
  * after a crash cannot make a second one.
  *
- * Missed fires (every node was down, or the schedule was disabled): only the latest missed
- * occurrence fires, once, then the schedule continues from now. A backlog of catch-up runs is
- * rarely what anyone wants from "every 5 minutes".
+ * Late fires (a busy or paused node, up to a minute behind) still fire, each occurrence once,
+ * oldest first. Missed fires (every node was down for longer, or the schedule was disabled):
+ * only the latest missed occurrence fires, once, then the schedule continues from now. A
+ * backlog of catch-up runs is rarely what anyone wants from "every 5 minutes".
  */
 final class Scheduler {
 
   private static final Logger log = LoggerFactory.getLogger(Scheduler.class);
+  private static final java.time.Duration LATE_BUT_NOT_MISSED = java.time.Duration.ofMinutes(1);
+  private static final int MOST_PER_TICK = 100;
 
   /** What the scheduler needs from the dispatcher: insert a task (null when the occurrence exists). */
   interface Submitter {
@@ -78,13 +81,24 @@ final class Scheduler {
     Instant now = Instant.now();
     CronSchedule cron = CronSchedule.parse(row.getString("cron"), row.getString("timezone"));
     Instant due = row.getOffsetDateTime("next_fire_at").toInstant();
-    Instant latest = cron.latestAtOrBefore(now);
-    Instant occurrence = latest != null && latest.isAfter(due) ? latest : due;
-    Instant next = cron.next(now);
-    String key = "schedule:" + id + ":" + occurrence;
-    return submitter.insert(row.getLong("owner_id"), row.getJsonObject("task"), occurrence.atOffset(ZoneOffset.UTC), null, id, key)
-      .compose(task -> tx.preparedQuery(TaskSql.SCHEDULE_FIRED)
-        .execute(Tuple.of(id, occurrence.atOffset(ZoneOffset.UTC), next.atOffset(ZoneOffset.UTC))))
+    List<Instant> occurrences = new ArrayList<>();
+    if (java.time.Duration.between(due, now).compareTo(LATE_BUT_NOT_MISSED) > 0) {
+      occurrences.add(cron.latestAtOrBefore(now));
+    } else {
+      for (Instant at = due; !at.isAfter(now) && occurrences.size() < MOST_PER_TICK; at = cron.next(at)) {
+        occurrences.add(at);
+      }
+    }
+    Instant last = occurrences.get(occurrences.size() - 1);
+    Instant next = cron.next(last);
+    Future<Void> inserted = Future.succeededFuture();
+    for (Instant occurrence : occurrences) {
+      String key = "schedule:" + id + ":" + occurrence;
+      inserted = inserted.compose(ignored -> submitter.insert(row.getLong("owner_id"), row.getJsonObject("task"),
+        occurrence.atOffset(ZoneOffset.UTC), null, id, key).mapEmpty());
+    }
+    return inserted.compose(ignored -> tx.preparedQuery(TaskSql.SCHEDULE_FIRED)
+        .execute(Tuple.of(id, last.atOffset(ZoneOffset.UTC), next.atOffset(ZoneOffset.UTC))))
       .mapEmpty();
   }
 }
