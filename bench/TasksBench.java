@@ -16,11 +16,15 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Properties;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.LockSupport;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -30,42 +34,57 @@ import java.util.regex.Pattern;
  *
  * <pre>
  *   java bench/TasksBench.java --url http://127.0.0.1:PORT --pg postgresql://postgres@127.0.0.1:PGPORT/postgres
- *        --out pulse.properties [--n 20000] [--warmup 2000] [--concurrency 64]
+ *        --out pulse.properties [--n 20000] [--half-n 20000] [--warmup 12000] [--concurrency 64]
+ *        [--half-max-in-flight 1024] [--half-max-seconds 40] [--half-rate R]
  *        [--pids pulse=PID:self,postgres=PID:tree,redis=PID:tree] [--clk-tck 100] [--timeout 150]
  * </pre>
  *
+ * Every task is {@code POST /api/v1/tasks {"type":"noop","queue":"bench"}} (201, status "queued")
+ * into the queue {@code bench}, which is never paused: the node's dispatcher runs the tasks while
+ * they are being submitted. The phases follow each other, each one ending when all its tasks are
+ * 'succeeded' in PostgreSQL; a phase's tasks are told apart by their id range.
+ *
  * <ol>
- *   <li>Logs in (the node's admin: ADMIN_USERNAME bench / bench-password-1) and pauses the queues
- *       {@code bench-warmup} and {@code bench}.
- *   <li>Warm-up, not measured: {@code --warmup} noop tasks into {@code bench-warmup}, unpauses it and
- *       waits until they all succeeded (JIT, connection pools, Lua scripts loaded).
- *   <li>Enqueue: {@code --n} times {@code POST /api/v1/tasks {"type":"noop","queue":"bench"}},
- *       {@code --concurrency} requests in flight (one thread each, closed loop), while
- *       {@code bench} is paused. Every answer must be 201 with status "queued"; afterwards
- *       PostgreSQL must hold exactly N queued tasks in {@code bench}.
- *   <li>Processing: {@code PATCH /api/v1/queues/bench {"paused":false}}, then the count of
- *       succeeded tasks in {@code bench} is polled with psql every 200 ms until it is N. The
- *       window runs from just before the PATCH to the poll that saw N; the exact end, the
- *       largest {@code finished_at}, is reported beside it.
+ *   <li>Logs in (the node's admin: ADMIN_USERNAME bench / bench-password-1).
+ *   <li>Warm-up, not measured: {@code --warmup} tasks, submitted like the full-load phase, until
+ *       all succeeded (JIT, connection pools, Lua scripts loaded).
+ *   <li>Full load ({@code full}): {@code --n} tasks submitted as fast as the API allows,
+ *       {@code --concurrency} requests in flight (one thread each, closed loop), until all have
+ *       succeeded (the succeeded count polled with psql every 200 ms). Throughput: N ÷ (first
+ *       submit → the largest {@code finished_at}).
+ *   <li>Half load ({@code half}): {@code --half-n} tasks submitted open loop at half the
+ *       full-load throughput, one every 1/rate s on a fixed schedule (a late submit does not
+ *       push the later ones back), up to {@code --half-max-in-flight} requests outstanding, until
+ *       all have succeeded. Fewer tasks when {@code --half-n} at that rate would take longer than
+ *       {@code --half-max-seconds}: rate × that many seconds. {@code --half-rate} sets the rate
+ *       instead (a diagnostic knob: the phase is then not the issue's half load).
  * </ol>
  *
- * <p>For each measured window it also reads the CPU time of the node's processes from /proc
- * ({@code --pids}: {@code :self} counts the process alone, {@code :tree} also its children,
- * live and reaped) and of this JVM. Writes everything to {@code --out} as properties; progress
- * goes to stderr. Exit status 0 when every request and every task went as expected, 3 when
- * some did not (the numbers are still written), 1 when the set-up failed.
+ * <p>For each phase, the enqueue-to-start latency of every task is {@code started_at -
+ * created_at}, both PostgreSQL's clock, read with psql afterwards; p50/p90/p99/max over the
+ * phase's tasks. Also per phase, from the same rows: how many CLAIM statements and SUCCEED
+ * batches ran (distinct {@code started_at} / {@code finished_at}: one statement stamps all its
+ * rows with its transaction's now()), and {@code finished_at - started_at} (how long a task holds
+ * one of the node's TASK_NODE_CONCURRENCY slots, at least). For each measured window it also
+ * reads the CPU time of the node's processes from /proc ({@code --pids}: {@code :self} counts the
+ * process alone, {@code :tree} also its children, live and reaped; for the group "pulse" also
+ * its JIT compiler threads apart), of this JVM and of the machine. At the end: whether autovacuum
+ * ran on {@code tasks}. Writes everything to {@code --out} as properties (keys {@code full.*},
+ * {@code half.*}, {@code cpu.full.*}, {@code cpu.half.*}, {@code tasks_table.*}); progress goes to
+ * stderr. Exit status 0 when every request and every task went as expected, 3 when some did not
+ * (the numbers are still written), 1 when the set-up failed.
  */
 public class TasksBench {
 
   static final String QUEUE = "bench";
-  static final String WARMUP_QUEUE = "bench-warmup";
-  static final String BODY = "{\"type\":\"noop\",\"queue\":\"%s\"}";
+  static final String BODY = "{\"type\":\"noop\",\"queue\":\"" + QUEUE + "\"}";
 
   static HttpClient http;
+  static HttpRequest submitRequest;
   static String url;
   static String pg;
-  static String token;
   static int concurrency;
+  static long timeoutMs;
   static Map<String, String> pids;
   static long clkTck;
 
@@ -75,9 +94,13 @@ public class TasksBench {
     pg = required(options, "pg");
     Path out = Path.of(required(options, "out"));
     int n = Integer.parseInt(options.getOrDefault("n", "20000"));
-    int warmup = Integer.parseInt(options.getOrDefault("warmup", "2000"));
+    int halfN = Integer.parseInt(options.getOrDefault("half-n", String.valueOf(n)));
+    int warmup = Integer.parseInt(options.getOrDefault("warmup", "12000"));
     concurrency = Integer.parseInt(options.getOrDefault("concurrency", "64"));
-    long timeoutMs = Long.parseLong(options.getOrDefault("timeout", "150")) * 1000;
+    int halfMaxInFlight = Integer.parseInt(options.getOrDefault("half-max-in-flight", "1024"));
+    double halfMaxSeconds = Double.parseDouble(options.getOrDefault("half-max-seconds", "40"));
+    double halfRate = Double.parseDouble(options.getOrDefault("half-rate", "0"));  // 0: half the full-load throughput
+    timeoutMs = Long.parseLong(options.getOrDefault("timeout", "150")) * 1000;
     clkTck = Long.parseLong(options.getOrDefault("clk-tck", "100"));
     pids = new LinkedHashMap<>();
     for (String spec : options.getOrDefault("pids", "").split(",")) {
@@ -92,85 +115,54 @@ public class TasksBench {
     Properties result = new Properties();
     boolean clean = true;
 
-    HttpResponse<String> login = send(HttpRequest.newBuilder(URI.create(url + "/api/v1/auth/login"))
+    HttpResponse<String> login = http.send(HttpRequest.newBuilder(URI.create(url + "/api/v1/auth/login"))
       .header("Content-Type", "application/json")
-      .POST(HttpRequest.BodyPublishers.ofString("{\"username\":\"bench\",\"password\":\"bench-password-1\"}")).build());
+      .POST(HttpRequest.BodyPublishers.ofString("{\"username\":\"bench\",\"password\":\"bench-password-1\"}")).build(),
+      HttpResponse.BodyHandlers.ofString());
     Matcher tokenMatch = Pattern.compile("\"access_token\"\\s*:\\s*\"([^\"]+)\"").matcher(login.body());
     if (login.statusCode() != 200 || !tokenMatch.find()) {
       die("login answered %d: %s", login.statusCode(), login.body());
     }
-    token = tokenMatch.group(1);
-    pause(WARMUP_QUEUE, true);
-    pause(QUEUE, true);
+    submitRequest = HttpRequest.newBuilder(URI.create(url + "/api/v1/tasks"))
+      .header("Content-Type", "application/json").header("Authorization", "Bearer " + tokenMatch.group(1))
+      .timeout(Duration.ofSeconds(30))
+      .POST(HttpRequest.BodyPublishers.ofString(BODY)).build();
 
     // ---- warm-up (not measured)
     if (warmup > 0) {
-      log("warm-up: %d tasks into %s", warmup, WARMUP_QUEUE);
-      Submitted warm = submit(WARMUP_QUEUE, warmup);
-      pause(WARMUP_QUEUE, false);
-      long seen = waitSucceeded(WARMUP_QUEUE, warmup, timeoutMs);
+      log("warm-up: %d tasks, %d in flight, until all succeeded", warmup, concurrency);
+      long from = maxId();
+      Submitted warm = closedLoop(warmup);
+      long to = maxId();
+      long seen = waitSucceeded(from, to, warmup);
       if (warm.errors.get() > 0 || seen != warmup) {
         die("warm-up went wrong: %d submit errors, %d of %d succeeded; first error: %s", warm.errors.get(), seen, warmup,
           warm.firstError);
       }
     }
 
-    // ---- enqueue
-    log("enqueue: %d tasks into paused %s, %d in flight", n, QUEUE, concurrency);
-    Map<String, Long> cpu0 = cpu();
-    long t0 = System.nanoTime();
-    Submitted sub = submit(QUEUE, n);
-    long t1 = System.nanoTime();
-    Map<String, Long> cpu1 = cpu();
-    double enqueueSeconds = (t1 - t0) / 1e9;
-    long queued = scalar("select count(*) from tasks where queue = '" + QUEUE + "' and status = 'queued'");
-    result.setProperty("enqueue.seconds", fmt(enqueueSeconds));
-    result.setProperty("enqueue.jobs_per_s", fmt(sub.ok.get() / enqueueSeconds));
-    result.setProperty("enqueue.ok", String.valueOf(sub.ok.get()));
-    result.setProperty("enqueue.errors", String.valueOf(sub.errors.get()));
-    result.setProperty("enqueue.first_error", String.valueOf(sub.firstError));
-    result.setProperty("enqueue.queued_in_db", String.valueOf(queued));
-    long[] lat = sub.latencies();
-    result.setProperty("enqueue.p50_ms", fmt(percentile(lat, 50) / 1e6));
-    result.setProperty("enqueue.p99_ms", fmt(percentile(lat, 99) / 1e6));
-    putCpu(result, "enqueue", cpu0, cpu1, enqueueSeconds);
-    log("enqueue: %.2f s, %.0f tasks/s, %d errors, %d queued in PostgreSQL", enqueueSeconds,
-      sub.ok.get() / enqueueSeconds, sub.errors.get(), queued);
-    if (sub.errors.get() > 0 || queued != n) {
-      clean = false;
+    // ---- full load: as fast as the API allows
+    log("full load: %d tasks, %d submits in flight, until all succeeded", n, concurrency);
+    double fullRate = phase(result, "full", n, 0, 0);
+    clean &= ok(result, "full", n);
+
+    // ---- half load: paced at half the full-load throughput
+    double rate = halfRate > 0 ? halfRate : fullRate / 2;
+    halfN = (int) Math.max(1, Math.min(halfN, Math.round(rate * halfMaxSeconds)));
+    log("half load: %d tasks paced at %.0f/s (half of %.0f/s), open loop, up to %d in flight", halfN, rate, fullRate,
+      halfMaxInFlight);
+    phase(result, "half", halfN, rate, halfMaxInFlight);
+    clean &= ok(result, "half", halfN);
+    if (Double.parseDouble(result.getProperty("half.max_lag_ms")) > 100) {
+      log("half load: the schedule slipped (a submit left %s ms late): the offered rate was not held",
+        result.getProperty("half.max_lag_ms"));
     }
 
-    // ---- processing
-    log("processing: unpausing %s and polling the succeeded count every 200 ms", QUEUE);
-    cpu0 = cpu();
-    long startMillis = System.currentTimeMillis();
-    t0 = System.nanoTime();
-    pause(QUEUE, false);
-    long succeeded = waitSucceeded(QUEUE, queued, timeoutMs);
-    t1 = System.nanoTime();
-    cpu1 = cpu();
-    double processSeconds = (t1 - t0) / 1e9;
-    long lastFinished = scalar("select coalesce((extract(epoch from max(finished_at)) * 1000)::bigint, 0) from tasks where queue = '"
-      + QUEUE + "' and status = 'succeeded'");
-    long firstStarted = scalar("select coalesce((extract(epoch from min(started_at)) * 1000)::bigint, 0) from tasks where queue = '"
-      + QUEUE + "'");
-    long notSucceeded = scalar("select count(*) from tasks where queue = '" + QUEUE + "' and status <> 'succeeded'");
-    long retried = scalar("select count(*) from tasks where queue = '" + QUEUE + "' and attempts > 1");
-    double exactSeconds = (lastFinished - startMillis) / 1e3;
-    result.setProperty("process.seconds", fmt(processSeconds));
-    result.setProperty("process.jobs_per_s", fmt(succeeded / processSeconds));
-    result.setProperty("process.exact_seconds", fmt(exactSeconds));
-    result.setProperty("process.exact_jobs_per_s", fmt(succeeded / exactSeconds));
-    result.setProperty("process.first_start_ms", String.valueOf(firstStarted - startMillis));
-    result.setProperty("process.succeeded", String.valueOf(succeeded));
-    result.setProperty("process.not_succeeded", String.valueOf(notSucceeded));
-    result.setProperty("process.retried", String.valueOf(retried));
-    putCpu(result, "process", cpu0, cpu1, processSeconds);
-    log("processing: %.2f s (last finished_at after %.2f s), %.0f tasks/s, %d not succeeded, %d needed a second attempt",
-      processSeconds, exactSeconds, succeeded / processSeconds, notSucceeded, retried);
-    if (succeeded != n || notSucceeded != 0) {
-      clean = false;
-    }
+    // Did autovacuum clean the tasks table during the run? (Until it does, every task ever queued
+    // leaves an entry in the partial indexes on waiting / running tasks.)
+    result.setProperty("tasks_table.autovacuum_count", String.valueOf(
+      scalar("select coalesce(sum(autovacuum_count + vacuum_count), 0) from pg_stat_user_tables where relname = 'tasks'")));
+    result.setProperty("tasks_table.rows", String.valueOf(scalar("select count(*) from tasks")));
 
     try (var writer = Files.newBufferedWriter(out, StandardCharsets.UTF_8)) {
       result.store(writer, "bench/TasksBench.java");
@@ -178,16 +170,108 @@ public class TasksBench {
     System.exit(clean ? 0 : 3);
   }
 
+  /**
+   * One measured phase: submits n tasks (closed loop when rate is 0, else paced at rate/s), waits
+   * until all succeeded, and records its figures under the prefix. Returns its throughput.
+   */
+  static double phase(Properties result, String prefix, int n, double rate, int maxInFlight) throws Exception {
+    long from = maxId();
+    Map<String, Long> cpu0 = cpu();
+    long wall0 = System.currentTimeMillis();
+    long t0 = System.nanoTime();
+    Submitted sub = rate > 0 ? paced(n, rate, maxInFlight) : closedLoop(n);
+    long submitNanos = System.nanoTime() - t0;
+    long to = maxId();  // every answered submit is committed: its row is in
+    long rows = scalar("select count(*) from tasks where queue = '" + QUEUE + "' and id > " + from + " and id <= " + to);
+    long succeeded = waitSucceeded(from, to, rows);
+    long t1 = System.nanoTime();
+    Map<String, Long> cpu1 = cpu();
+    String range = "queue = '" + QUEUE + "' and id > " + from + " and id <= " + to;
+    long lastFinished = scalar("select coalesce((extract(epoch from max(finished_at)) * 1000)::bigint, 0) from tasks where " + range);
+    long notSucceeded = scalar("select count(*) from tasks where " + range + " and status <> 'succeeded'");
+    long retried = scalar("select count(*) from tasks where " + range + " and attempts > 1");
+    // One CLAIM statement stamps all its tasks with the same started_at (its transaction's now()),
+    // one SUCCEED batch all its tasks with the same finished_at: distinct values count the statements.
+    double[] batches = column("select count(distinct started_at) from tasks where " + range
+      + " union all select count(distinct finished_at) from tasks where " + range
+      + " union all select coalesce(avg(extract(epoch from finished_at - started_at)) * 1000, 0) from tasks where " + range
+      + " union all select coalesce(percentile_cont(0.5) within group (order by extract(epoch from finished_at - started_at)) * 1000, 0)"
+      + " from tasks where " + range);
+    double[] waits = column("select extract(epoch from started_at - created_at) * 1000 from tasks where " + range
+      + " and started_at is not null");
+    Arrays.sort(waits);
+    double seconds = (lastFinished - wall0) / 1e3;
+    double submitSeconds = submitNanos / 1e9;
+
+    result.setProperty(prefix + ".n", String.valueOf(n));
+    result.setProperty(prefix + ".target_rate", fmt(rate));
+    result.setProperty(prefix + ".submit.seconds", fmt(submitSeconds));
+    result.setProperty(prefix + ".submit.jobs_per_s", fmt(sub.ok.get() / submitSeconds));
+    // Paced: the rate the schedule achieved, from the first submit sent to the last one sent.
+    result.setProperty(prefix + ".submit.achieved_rate",
+      fmt(sub.lastSent > sub.firstSent ? (n - 1) / ((sub.lastSent - sub.firstSent) / 1e9) : sub.ok.get() / submitSeconds));
+    result.setProperty(prefix + ".max_lag_ms", fmt(sub.maxLag.get() / 1e6));
+    result.setProperty(prefix + ".max_in_flight", String.valueOf(sub.maxInFlight.get()));
+    long[] lat = sub.latencies();
+    result.setProperty(prefix + ".submit.p50_ms", fmt(percentile(lat, 50) / 1e6));
+    result.setProperty(prefix + ".submit.p99_ms", fmt(percentile(lat, 99) / 1e6));
+    result.setProperty(prefix + ".submit.ok", String.valueOf(sub.ok.get()));
+    result.setProperty(prefix + ".submit.errors", String.valueOf(sub.errors.get()));
+    result.setProperty(prefix + ".submit.first_error", String.valueOf(sub.firstError));
+    result.setProperty(prefix + ".tasks", String.valueOf(rows));
+    result.setProperty(prefix + ".succeeded", String.valueOf(succeeded));
+    result.setProperty(prefix + ".not_succeeded", String.valueOf(notSucceeded));
+    result.setProperty(prefix + ".retried", String.valueOf(retried));
+    result.setProperty(prefix + ".seconds", fmt(seconds));
+    result.setProperty(prefix + ".jobs_per_s", fmt(succeeded / seconds));
+    result.setProperty(prefix + ".e2s.count", String.valueOf(waits.length));
+    result.setProperty(prefix + ".e2s.p50_ms", fmt(percentile(waits, 50)));
+    result.setProperty(prefix + ".e2s.p90_ms", fmt(percentile(waits, 90)));
+    result.setProperty(prefix + ".e2s.p99_ms", fmt(percentile(waits, 99)));
+    result.setProperty(prefix + ".e2s.max_ms", fmt(waits.length == 0 ? 0 : waits[waits.length - 1]));
+    result.setProperty(prefix + ".claims", String.valueOf((long) batches[0]));
+    result.setProperty(prefix + ".success_writes", String.valueOf((long) batches[1]));
+    result.setProperty(prefix + ".run.mean_ms", fmt(batches[2]));
+    result.setProperty(prefix + ".run.p50_ms", fmt(batches[3]));
+    putCpu(result, prefix, cpu0, cpu1, (t1 - t0) / 1e9);
+    log("%s: %d submits in %.2f s (%.0f/s), %d errors; all %d succeeded %.2f s after the first submit: %.0f tasks/s; "
+        + "enqueue-to-start p50 %.2f ms, p99 %.2f ms; %d not succeeded, %d needed a second attempt",
+      prefix, sub.ok.get(), submitSeconds, sub.ok.get() / submitSeconds, sub.errors.get(), succeeded, seconds,
+      succeeded / seconds, percentile(waits, 50), percentile(waits, 99), notSucceeded, retried);
+    return succeeded / seconds;
+  }
+
+  static boolean ok(Properties result, String prefix, int n) {
+    return result.getProperty(prefix + ".submit.errors").equals("0")
+      && result.getProperty(prefix + ".tasks").equals(String.valueOf(n))
+      && result.getProperty(prefix + ".succeeded").equals(String.valueOf(n))
+      && result.getProperty(prefix + ".not_succeeded").equals("0");
+  }
+
   // ---------------------------------------------------------------- HTTP
 
   static final class Submitted {
     final AtomicInteger ok = new AtomicInteger();
     final AtomicInteger errors = new AtomicInteger();
+    final AtomicLong maxLag = new AtomicLong();
+    final AtomicInteger maxInFlight = new AtomicInteger();
     volatile String firstError;
+    volatile long firstSent;
+    volatile long lastSent;
     final long[] nanos;
 
     Submitted(int n) {
       nanos = new long[n];
+    }
+
+    void answered(long start, int status, String body, Throwable failure) {
+      String error = failure != null ? failure.toString()
+        : status != 201 || !body.contains("\"queued\"") ? status + " " + body : null;
+      if (error == null) {
+        nanos[ok.getAndIncrement()] = System.nanoTime() - start;
+      } else if (errors.getAndIncrement() == 0) {
+        firstError = error;
+      }
     }
 
     /** Latencies of the answered (201) requests, sorted. */
@@ -198,35 +282,22 @@ public class TasksBench {
     }
   }
 
-  /** Submits n noop tasks into the queue, `concurrency` in flight: each worker sends its next as soon as one answers. */
-  static Submitted submit(String queue, int n) throws Exception {
+  /** Submits n tasks, `concurrency` in flight: each of as many threads sends its next as soon as its last one answered. */
+  static Submitted closedLoop(int n) throws Exception {
     Submitted result = new Submitted(n);
     AtomicInteger next = new AtomicInteger();
-    HttpRequest request = HttpRequest.newBuilder(URI.create(url + "/api/v1/tasks"))
-      .header("Content-Type", "application/json").header("Authorization", "Bearer " + token)
-      .timeout(Duration.ofSeconds(30))
-      .POST(HttpRequest.BodyPublishers.ofString(String.format(BODY, queue))).build();
     ExecutorService workers = Executors.newFixedThreadPool(concurrency);
     List<Future<?>> futures = new ArrayList<>();
+    result.maxInFlight.set(concurrency);
     for (int w = 0; w < concurrency; w++) {
       futures.add(workers.submit(() -> {
         while (next.getAndIncrement() < n) {
           long start = System.nanoTime();
-          String error = null;
           try {
-            HttpResponse<String> response = http.send(request, HttpResponse.BodyHandlers.ofString());
-            if (response.statusCode() != 201 || !response.body().contains("\"queued\"")) {
-              error = response.statusCode() + " " + response.body();
-            }
+            HttpResponse<String> response = http.send(submitRequest, HttpResponse.BodyHandlers.ofString());
+            result.answered(start, response.statusCode(), response.body(), null);
           } catch (IOException | InterruptedException e) {
-            error = e.toString();
-          }
-          if (error == null) {
-            result.nanos[result.ok.getAndIncrement()] = System.nanoTime() - start;
-          } else {
-            if (result.errors.getAndIncrement() == 0) {
-              result.firstError = error;
-            }
+            result.answered(start, 0, null, e);
           }
         }
         return null;
@@ -240,25 +311,52 @@ public class TasksBench {
     return result;
   }
 
-  static void pause(String queue, boolean paused) throws Exception {
-    HttpResponse<String> response = send(HttpRequest.newBuilder(URI.create(url + "/api/v1/queues/" + queue))
-      .header("Content-Type", "application/json").header("Authorization", "Bearer " + token)
-      .method("PATCH", HttpRequest.BodyPublishers.ofString("{\"paused\":" + paused + "}")).build());
-    if (response.statusCode() != 200) {
-      die("PATCH /api/v1/queues/%s {paused:%s} answered %d: %s", queue, paused, response.statusCode(), response.body());
+  /**
+   * Submits n tasks open loop at `rate` per second: the i-th leaves at start + i/rate whatever
+   * became of the earlier ones (asynchronous sends), as long as fewer than maxInFlight are
+   * outstanding. Records how late a submit left against its schedule, at most.
+   */
+  static Submitted paced(int n, double rate, int maxInFlight) throws Exception {
+    Submitted result = new Submitted(n);
+    Semaphore permits = new Semaphore(maxInFlight);
+    CountDownLatch answered = new CountDownLatch(n);
+    long start = System.nanoTime();
+    for (int i = 0; i < n; i++) {
+      long due = start + (long) (i * 1e9 / rate);
+      for (long wait = due - System.nanoTime(); wait > 0; wait = due - System.nanoTime()) {
+        LockSupport.parkNanos(wait);
+      }
+      permits.acquire();
+      long sent = System.nanoTime();
+      if (i == 0) {
+        result.firstSent = sent;
+      }
+      result.lastSent = sent;
+      result.maxLag.accumulateAndGet(sent - due, Math::max);
+      result.maxInFlight.accumulateAndGet(maxInFlight - permits.availablePermits(), Math::max);
+      http.sendAsync(submitRequest, HttpResponse.BodyHandlers.ofString()).whenComplete((response, failure) -> {
+        result.answered(sent, response == null ? 0 : response.statusCode(), response == null ? null : response.body(), failure);
+        permits.release();
+        answered.countDown();
+      });
     }
-  }
-
-  static HttpResponse<String> send(HttpRequest request) throws Exception {
-    return http.send(request, HttpResponse.BodyHandlers.ofString());
+    if (!answered.await(60, TimeUnit.SECONDS)) {
+      die("%d paced submits still unanswered 60 s after the last was sent", answered.getCount());
+    }
+    return result;
   }
 
   // ---------------------------------------------------------------- PostgreSQL (psql)
 
-  /** Polls the succeeded count of the queue every 200 ms until it reaches `want`, or dies after the timeout. */
-  static long waitSucceeded(String queue, long want, long timeoutMs) throws Exception {
+  static long maxId() throws Exception {
+    return scalar("select coalesce(max(id), 0) from tasks");
+  }
+
+  /** Polls the succeeded count of the id range every 200 ms until it reaches `want`, or dies after the timeout. */
+  static long waitSucceeded(long from, long to, long want) throws Exception {
     long deadline = System.currentTimeMillis() + timeoutMs;
-    String sql = "select count(*) from tasks where queue = '" + queue + "' and status = 'succeeded'";
+    String sql = "select count(*) from tasks where queue = '" + QUEUE + "' and id > " + from + " and id <= " + to
+      + " and status = 'succeeded'";
     while (true) {
       long tick = System.nanoTime();
       long count = scalar(sql);
@@ -266,7 +364,7 @@ public class TasksBench {
         return count;
       }
       if (System.currentTimeMillis() > deadline) {
-        die("only %d of %d tasks in %s succeeded after %d s", count, want, queue, timeoutMs / 1000);
+        die("only %d of %d tasks (ids %d..%d) succeeded after %d s", count, want, from + 1, to, timeoutMs / 1000);
       }
       long sleep = 200 - (System.nanoTime() - tick) / 1_000_000;
       if (sleep > 0) {
@@ -276,13 +374,23 @@ public class TasksBench {
   }
 
   static long scalar(String sql) throws Exception {
+    return Long.parseLong(psql(sql).trim());
+  }
+
+  /** One number per row. */
+  static double[] column(String sql) throws Exception {
+    String output = psql(sql).trim();
+    return output.isEmpty() ? new double[0] : output.lines().mapToDouble(Double::parseDouble).toArray();
+  }
+
+  static String psql(String sql) throws Exception {
     Process psql = new ProcessBuilder("psql", pg, "-X", "-At", "-v", "ON_ERROR_STOP=1", "-c", sql)
       .redirectErrorStream(true).start();
-    String output = new String(psql.getInputStream().readAllBytes(), StandardCharsets.UTF_8).trim();
+    String output = new String(psql.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
     if (psql.waitFor() != 0) {
-      die("psql failed on [%s]: %s", sql, output);
+      die("psql failed on [%s]: %s", sql, output.trim());
     }
-    return Long.parseLong(output);
+    return output;
   }
 
   // ---------------------------------------------------------------- CPU from /proc
@@ -309,6 +417,9 @@ public class TasksBench {
         }
       }
       ticks.put(group.getKey(), total * (1_000_000_000L / clkTck));
+      if (group.getKey().equals("pulse")) {
+        ticks.put("pulse_jit", jitTicks(pid) * (1_000_000_000L / clkTck));
+      }
     }
     ticks.put("client", ((com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean())
       .getProcessCpuTime());
@@ -322,6 +433,28 @@ public class TasksBench {
       // no /proc/stat: no machine total
     }
     return ticks;
+  }
+
+  /** CPU ticks of the JVM's JIT compiler threads ("C1 CompilerThre", "C2 CompilerThre"), live ones only. */
+  static long jitTicks(long pid) {
+    long total = 0;
+    try (var threads = Files.list(Path.of("/proc/" + pid + "/task"))) {
+      for (Path thread : (Iterable<Path>) threads::iterator) {
+        try {
+          String line = Files.readString(thread.resolve("stat"));
+          String name = line.substring(line.indexOf('(') + 1, line.lastIndexOf(')'));
+          if (name.matches("C\\d CompilerThre.*")) {
+            String[] f = line.substring(line.lastIndexOf(')') + 2).split(" ");
+            total += Long.parseLong(f[11]) + Long.parseLong(f[12]);
+          }
+        } catch (IOException | RuntimeException e) {
+          // the thread ended
+        }
+      }
+    } catch (IOException e) {
+      // no /proc
+    }
+    return total;
   }
 
   /** {ppid, utime, stime, cutime, cstime} of a process, or null when it is gone. */
@@ -363,6 +496,14 @@ public class TasksBench {
   // ---------------------------------------------------------------- helpers
 
   static long percentile(long[] sorted, double p) {
+    if (sorted.length == 0) {
+      return 0;
+    }
+    int index = (int) Math.ceil(p / 100.0 * sorted.length) - 1;
+    return sorted[Math.max(0, Math.min(sorted.length - 1, index))];
+  }
+
+  static double percentile(double[] sorted, double p) {
     if (sorted.length == 0) {
       return 0;
     }

@@ -5,21 +5,32 @@
 #   bench/tasks.sh
 #
 # Starts a throw-away node (embedded PostgreSQL 17 and Redis, everything on 127.0.0.1, data in a
-# temp dir deleted afterwards). Pulse side (bench/TasksBench.java): N noop tasks submitted over
-# HTTP into a paused queue, 64 in flight; then the queue is unpaused and timed until all N are
-# 'succeeded' in PostgreSQL. BullMQ side (bench/bullmq/bench.mjs), against the node's own Redis
-# (keys "bull:*", Pulse's are "tasks:*"): N × queue.add, 64 in flight; then a Worker with
-# concurrency 64 and a no-op processor until all N completed; and addBulk apart. Each side has a
-# warm-up first. Writes bench/results/tasks.md. About 40 seconds (plus npm install the first time).
-# Installs postgresql-client (psql) and curl with apt-get, and BullMQ with npm, when missing.
-# Knobs (the results are then not comparable): TASKS_N, TASKS_WARMUP, TASKS_CONCURRENCY, TASKS_BULK.
+# temp dir deleted afterwards; TASK_NODE_CONCURRENCY=64). Pulse side (bench/TasksBench.java):
+# no-op tasks into the queue "bench", never paused, so the dispatcher runs them while they arrive:
+# full load, N submitted over HTTP as fast as the API allows (64 in flight) until all N are
+# 'succeeded' in PostgreSQL; half load, N submitted open loop at half that throughput. Throughput
+# is N / (first submit -> last finished_at); enqueue-to-start per task is started_at - created_at
+# from the tasks table. BullMQ side (bench/bullmq/bench.mjs), against the node's own Redis (keys
+# "bull:*", Pulse's are "tasks:*"): the same with queue.add (64 in flight) and a Worker in its own
+# process, concurrency 16, no-op processor, until all N completed; enqueue-to-start per job is
+# processedOn - timestamp; then, as an extra row, full load with worker concurrency 64. Each side
+# has a warm-up first. Writes bench/results/tasks.md. About 80 seconds (plus npm install the
+# first time). Installs postgresql-client (psql) and curl with apt-get, and BullMQ with npm, when
+# missing. Knobs (the results are then not comparable): TASKS_N, TASKS_HALF_N, TASKS_WARMUP,
+# TASKS_CONCURRENCY, TASKS_WORKER_CONCURRENCY, TASKS_EXTRA_CONCURRENCY, TASKS_PULSE_HALF_RATE,
+# TASKS_BULLMQ_HALF_RATE.
 set -euo pipefail
 
-N=${TASKS_N:-20000}                      # jobs per measured phase, each side
-WARMUP=${TASKS_WARMUP:-4000}             # jobs through each side before measuring (not counted)
-CONCURRENCY=${TASKS_CONCURRENCY:-64}     # submits/adds in flight, and tasks run at once
-BULK=${TASKS_BULK:-1000}                 # jobs per BullMQ addBulk call
-PHASE_TIMEOUT=150                        # seconds a processing phase may take before we give up
+N=${TASKS_N:-20000}                      # jobs per full-load phase, each side
+HALF_N=${TASKS_HALF_N:-$N}               # jobs per half-load phase (fewer if they would take over 40 s)
+WARMUP=${TASKS_WARMUP:-12000}            # jobs through each side before measuring (not counted; JIT)
+CONCURRENCY=${TASKS_CONCURRENCY:-64}     # submits/adds in flight at full load; Pulse's TASK_NODE_CONCURRENCY
+WORKER_CONCURRENCY=${TASKS_WORKER_CONCURRENCY:-16}  # BullMQ Worker concurrency (the issue's 16)
+EXTRA_CONCURRENCY=${TASKS_EXTRA_CONCURRENCY:-64}    # BullMQ extra full-load row with this concurrency (0: none)
+PULSE_HALF_RATE=${TASKS_PULSE_HALF_RATE:-0}        # diagnostic: pace Pulse's "half" phase at this rate instead (0: half its full load)
+BULLMQ_HALF_RATE=${TASKS_BULLMQ_HALF_RATE:-0}      # the same for BullMQ
+HALF_MAX_SECONDS=40                      # a half-load phase is cut to rate x this many seconds of submits
+PHASE_TIMEOUT=60                         # seconds to wait for a phase's last jobs after its last submit
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 JAR="$ROOT/target/pulse.jar"
@@ -177,7 +188,7 @@ say "starting a node on $URL (PostgreSQL :$PG_PORT, Redis :$REDIS_PORT, data in 
 ) >"$WORK/node.log" 2>&1 &
 NODE_PID=$!
 
-ready_by=$((SECONDS + 90))
+ready_by=$((SECONDS + 60))
 until curl -s -o /dev/null -f --max-time 2 "$URL/health/ready"; do
   if ! kill -0 "$NODE_PID" 2>/dev/null; then
     say "the node exited before it was ready; its log:"
@@ -185,7 +196,7 @@ until curl -s -o /dev/null -f --max-time 2 "$URL/health/ready"; do
     exit 1
   fi
   if (( SECONDS >= ready_by )); then
-    say "the node is not ready after 90 s; its log:"
+    say "the node is not ready after 60 s; its log:"
     tail -n 40 "$WORK/node.log" >&2
     exit 1
   fi
@@ -214,10 +225,11 @@ PG_SETTINGS=$(psql_q "SELECT string_agg(name || '=' || setting, ', ' ORDER BY na
   WHERE name IN ('fsync', 'synchronous_commit', 'wal_sync_method')")
 
 # ---------------------------------------------------------------- Pulse
-say "Pulse: $WARMUP warm-up tasks, then $N tasks over HTTP ($CONCURRENCY in flight) into a paused queue, then processing"
+say "Pulse: $WARMUP warm-up tasks; full load: $N tasks over HTTP ($CONCURRENCY in flight) while the dispatcher runs them; half load: paced at half that"
 pulse_status=0
-run_child timeout $((2 * PHASE_TIMEOUT + 120)) "$JAVA" "$ROOT/bench/TasksBench.java" --url "$URL" --pg "$PG_URL" \
-  --out "$WORK/pulse.properties" --n "$N" --warmup "$WARMUP" --concurrency "$CONCURRENCY" \
+run_child timeout 150 "$JAVA" "$ROOT/bench/TasksBench.java" --url "$URL" --pg "$PG_URL" \
+  --out "$WORK/pulse.properties" --n "$N" --half-n "$HALF_N" --warmup "$WARMUP" --concurrency "$CONCURRENCY" \
+  --half-max-seconds "$HALF_MAX_SECONDS" --half-rate "$PULSE_HALF_RATE" \
   --pids "$PIDS" --clk-tck "$HZ" --timeout "$PHASE_TIMEOUT" || pulse_status=$?
 if [[ $pulse_status -ne 0 && $pulse_status -ne 3 ]]; then
   say "the Pulse side failed (exit $pulse_status); the node's log:"
@@ -226,10 +238,12 @@ if [[ $pulse_status -ne 0 && $pulse_status -ne 3 ]]; then
 fi
 
 # ---------------------------------------------------------------- BullMQ
-say "BullMQ $BULLMQ_VERSION: $WARMUP warm-up jobs, then $N × queue.add ($CONCURRENCY in flight), a Worker (concurrency $CONCURRENCY), addBulk"
+say "BullMQ $BULLMQ_VERSION: Worker concurrency $WORKER_CONCURRENCY$( (( EXTRA_CONCURRENCY > 0 )) && echo " (and $EXTRA_CONCURRENCY apart)"): $WARMUP warm-up jobs; full load: $N × queue.add ($CONCURRENCY in flight) while it runs them; half load"
 bull_status=0
-run_child timeout $((2 * PHASE_TIMEOUT + 120)) node "$BULLMQ_DIR/bench.mjs" --port "$REDIS_PORT" \
-  --out "$WORK/bullmq.json" --n "$N" --warmup "$WARMUP" --concurrency "$CONCURRENCY" --bulk "$BULK" \
+run_child timeout 75 node "$BULLMQ_DIR/bench.mjs" --port "$REDIS_PORT" \
+  --out "$WORK/bullmq.json" --n "$N" --half-n "$HALF_N" --warmup "$WARMUP" --concurrency "$CONCURRENCY" \
+  --worker-concurrency "$WORKER_CONCURRENCY" --extra-concurrency "$EXTRA_CONCURRENCY" \
+  --half-max-seconds "$HALF_MAX_SECONDS" --half-rate "$BULLMQ_HALF_RATE" \
   --pids "$PIDS" --clk-tck "$HZ" --timeout "$PHASE_TIMEOUT" || bull_status=$?
 if [[ $bull_status -ne 0 && $bull_status -ne 3 ]]; then
   say "the BullMQ side failed (exit $bull_status)"
@@ -240,17 +254,59 @@ REDIS_VERSION=$(node -p 'require(process.argv[1]).redis_version' "$WORK/bullmq.j
 # ---------------------------------------------------------------- numbers
 p() { sed -n "s/^$1=//p" "$WORK/pulse.properties"; }
 b() { node -p "const r = require(process.argv[1]); const v = $1; v === null || v === undefined ? '' : v" "$WORK/bullmq.json"; }
-f1() { awk -v v="$1" 'BEGIN {printf "%.0f", v}'; }
+f0() { awk -v v="$1" 'BEGIN {printf "%.0f", v}'; }
+f1() { awk -v v="$1" 'BEGIN {printf "%.1f", v}'; }
 f2() { awk -v v="$1" 'BEGIN {printf "%.2f", v}'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (b > 0) printf "%.2f", a / b; else print "n/a"}'; }
+HAS_EXTRA=$(b "r.extra_full ? 1 : 0")
 
-P_ENQ=$(p enqueue.jobs_per_s);   B_ENQ=$(b r.enqueue.jobs_per_s)
-P_PROC=$(p process.jobs_per_s);  B_PROC=$(b r.process.jobs_per_s)
-P_PROCX=$(p process.exact_jobs_per_s); B_PROCX=$(b r.process.exact_jobs_per_s)
-B_BULK=$(b r.add_bulk.jobs_per_s)
+P_FULL=$(p full.jobs_per_s); B_FULL=$(b r.full.jobs_per_s)
+RATIO=$(ratio "$P_FULL" "$B_FULL")
+P_HALF_P99=$(p half.e2s.p99_ms)
+GOAL_RATIO=$(awk -v r="$RATIO" 'BEGIN {print (r != "n/a" && r + 0 >= 1.0) ? "**met**" : "**not met**"}')
+GOAL_P99=$(awk -v v="$P_HALF_P99" 'BEGIN {print (v + 0 < 10) ? "**met**" : "**not met**"}')
+if [[ $PULSE_HALF_RATE != 0 ]]; then GOAL_P99="**not judged** (TASKS_PULSE_HALF_RATE set: not half load)"; fi
+
+# One row of the main table: side, load, then the values of that phase.
+# ARGS: side, load text, jobs/s, p50, p99.
+main_row() { echo "| $1 | $2 | **$(f0 "$3")** | $(f2 "$4") | $(f2 "$5") |"; }
+# Pulse's phase figures by prefix, BullMQ's by key.
+pulse_main() {
+  local load
+  if [[ $1 == full ]]; then
+    load="full: $(p full.n) tasks, $CONCURRENCY submits in flight (closed loop)"
+  else
+    load="half: $(p half.n) tasks paced at $(f0 "$(p half.target_rate)")/s (achieved $(f0 "$(p half.submit.achieved_rate)")/s)"
+  fi
+  main_row "Pulse" "$load" "$(p "$1.jobs_per_s")" "$(p "$1.e2s.p50_ms")" "$(p "$1.e2s.p99_ms")"
+}
+bull_main() {
+  local load
+  if [[ $(b "r.$1.target_rate") == 0 ]]; then
+    load="full: $(b "r.$1.n") jobs, $CONCURRENCY adds in flight (closed loop)"
+  else
+    load="half: $(b "r.$1.n") jobs paced at $(f0 "$(b "r.$1.target_rate")")/s (achieved $(f0 "$(b "r.$1.add.achieved_rate")")/s)"
+  fi
+  main_row "BullMQ, Worker concurrency $(b "r.$1.worker_concurrency")$2" "$load" "$(b "r.$1.jobs_per_s")" "$(b "r.$1.e2s.p50_ms")" "$(b "r.$1.e2s.p99_ms")"
+}
+# Detail row: phase; submit/add rate and p50/p99; schedule lag and most in flight; e2s p90/max; done and errors.
+pulse_detail() {
+  echo "| Pulse $1 | $(f2 "$(p "$1.submit.seconds")") s, $(f0 "$(p "$1.submit.jobs_per_s")")/s | $(f2 "$(p "$1.submit.p50_ms")") / $(f2 "$(p "$1.submit.p99_ms")") | $(f1 "$(p "$1.max_lag_ms")") / $(p "$1.max_in_flight") | $(f2 "$(p "$1.e2s.p90_ms")") / $(f2 "$(p "$1.e2s.max_ms")") | $(p "$1.succeeded") of $(p "$1.n"); $(p "$1.not_succeeded") not; $(p "$1.retried") retried | $(p "$1.submit.errors") |"
+}
+bull_detail() {
+  echo "| BullMQ c$(b "r.$1.worker_concurrency") $2 | $(f2 "$(b "r.$1.add.seconds")") s, $(f0 "$(b "r.$1.add.jobs_per_s")")/s | $(f2 "$(b "r.$1.add.p50_ms")") / $(f2 "$(b "r.$1.add.p99_ms")") | $(f1 "$(b "r.$1.add.max_lag_ms")") / $(b "r.$1.add.max_in_flight") | $(f2 "$(b "r.$1.e2s.p90_ms")") / $(f2 "$(b "r.$1.e2s.max_ms")") | $(b "r.$1.completed") of $(b "r.$1.n"); $(b "r.$1.failed") failed | $(b "r.$1.add.errors") |"
+}
+
+# Pulse's dispatcher per phase: its statements, and how long a task holds a slot.
+pulse_dispatch() {
+  awk -v name="Pulse $1" -v n="$(p "$1.n")" -v c="$(p "$1.claims")" -v w="$(p "$1.success_writes")" \
+    -v mean="$(p "$1.run.mean_ms")" -v p50="$(p "$1.run.p50_ms")" -v slots="$CONCURRENCY" 'BEGIN {
+    printf "| %s | %d (%.1f tasks each) | %d (%.1f tasks each) | %.2f | %.1f / %.1f | %.0f |\n", name, c, n / c, w, n / w,
+      (n + c + w) / n, mean, p50, (mean > 0 ? slots * 1000 / mean : 0) }'
+}
 
 # CPU per window: cores used by each (CPU s / window s), and CPU ms per job of the servers.
-# ARGS: label, then the window's cpu values: window pulse postgres redis client machine, jobs.
+# ARGS: label, then the window's cpu values: window pulse postgres redis client machine, jobs, count client.
 cpu_row() {
   awk -v name="$1" -v s="$2" -v j="$3" -v g="$4" -v r="$5" -v c="$6" -v m="$7" -v n="$8" -v cl="$9" 'BEGIN {
     other = m - j - g - r - c; if (other < 0) other = 0
@@ -259,18 +315,26 @@ cpu_row() {
 }
 pc() { p "cpu.$1.$2"; }
 bc() { b "r.$1.cpu.$2"; }
+pulse_cpu() {
+  cpu_row "Pulse $1 (client: the HTTP load generator)" "$(pc "$1" window)" "$(pc "$1" pulse)" "$(pc "$1" postgres)" \
+    "$(pc "$1" redis)" "$(pc "$1" client)" "$(pc "$1" machine)" "$(p "$1.n")" 0
+}
+bull_cpu() {
+  cpu_row "BullMQ c$(b "r.$1.worker_concurrency") $2 (client: node producer + node worker)" "$(bc "$1" window)" \
+    "$(bc "$1" pulse)" "$(bc "$1" postgres)" "$(bc "$1" redis)" "$(bc "$1" client)" "$(bc "$1" machine)" "$(b "r.$1.n")" 1
+}
 CPU_ROWS=$(
-  cpu_row "Pulse enqueue (client: the HTTP load generator)" "$(pc enqueue window)" "$(pc enqueue pulse)" \
-    "$(pc enqueue postgres)" "$(pc enqueue redis)" "$(pc enqueue client)" "$(pc enqueue machine)" "$N" 0
-  cpu_row "BullMQ queue.add (client: node, the BullMQ producer)" "$(bc enqueue window)" "$(bc enqueue pulse)" \
-    "$(bc enqueue postgres)" "$(bc enqueue redis)" "$(bc enqueue client)" "$(bc enqueue machine)" "$N" 1
-  cpu_row "Pulse processing (client: polling only)" "$(pc process window)" "$(pc process pulse)" \
-    "$(pc process postgres)" "$(pc process redis)" "$(pc process client)" "$(pc process machine)" "$N" 0
-  cpu_row "BullMQ processing (client: node, the BullMQ Worker)" "$(bc process window)" "$(bc process pulse)" \
-    "$(bc process postgres)" "$(bc process redis)" "$(bc process client)" "$(bc process machine)" "$N" 1
-  cpu_row "BullMQ addBulk (client: node)" "$(bc add_bulk window)" "$(bc add_bulk pulse)" \
-    "$(bc add_bulk postgres)" "$(bc add_bulk redis)" "$(bc add_bulk client)" "$(bc add_bulk machine)" "$N" 1
+  pulse_cpu full
+  pulse_cpu half
+  bull_cpu full full
+  bull_cpu half half
+  if (( HAS_EXTRA )); then bull_cpu extra_full full; fi
 )
+client_split() { awk -v s="$(bc "$1" window)" -v a="$(bc "$1" producer)" -v w="$(bc "$1" worker)" 'BEGIN {printf "%.2f + %.2f", a / s, w / s}'; }
+JIT=$(awk -v a="$(pc full pulse_jit)" -v s="$(pc full window)" -v b="$(pc half pulse_jit)" -v t="$(pc half window)" \
+  'BEGIN {printf "full %.2f, half %.2f", a / s, b / t}')
+CLIENT_SPLIT="full $(client_split full), half $(client_split half)"
+if (( HAS_EXTRA )); then CLIENT_SPLIT="$CLIENT_SPLIT, c$(b r.extra_full.worker_concurrency) full $(client_split extra_full)"; fi
 
 ROWS_OK=$(( pulse_status == 0 && bull_status == 0 ))
 # Cores used by other processes (not the node, its servers or the bench client) during the busiest window.
@@ -291,24 +355,52 @@ mkdir -p "$(dirname "$RESULTS")"
 {
   echo "# Task platform: Pulse vs BullMQ"
   echo
-  echo "$DATE, \`bench/tasks.sh\`: $N no-op jobs per phase and side, $CONCURRENCY in flight / at once,"
-  echo "after $WARMUP warm-up jobs per side (not counted); one after the other, Pulse first, on the same"
-  echo "Redis server (Pulse's embedded one). See [bench/TASKS.md](../TASKS.md) for how to read this."
+  echo "$DATE, \`bench/tasks.sh\`: no-op jobs, submitted while they are being run, until all have"
+  echo "succeeded (Pulse: status written in PostgreSQL) / completed (BullMQ); after $WARMUP warm-up jobs per"
+  echo "side (not counted); one side after the other, Pulse first, on the same Redis server (Pulse's"
+  echo "embedded one). Pulse's node runs $CONCURRENCY tasks at once (\`TASK_NODE_CONCURRENCY=$CONCURRENCY\`)."
+  echo "See [bench/TASKS.md](../TASKS.md) for how to read this."
   echo
-  echo "| phase | Pulse jobs/s | BullMQ jobs/s | Pulse / BullMQ |"
-  echo "|---|---:|---:|---:|"
-  echo "| enqueue: Pulse POST /api/v1/tasks over HTTP vs BullMQ \`queue.add()\` ($CONCURRENCY in flight) | $(f1 "$P_ENQ") | $(f1 "$B_ENQ") | **$(ratio "$P_ENQ" "$B_ENQ")** |"
-  echo "| processing: queued → succeeded / completed ($CONCURRENCY at once, 200 ms poll) | $(f1 "$P_PROC") | $(f1 "$B_PROC") | **$(ratio "$P_PROC" "$B_PROC")** |"
-  echo "| processing, exact end (last \`finished_at\` / Nth \`completed\` event) | $(f1 "$P_PROCX") | $(f1 "$B_PROCX") | $(ratio "$P_PROCX" "$B_PROCX") |"
-  echo "| BullMQ \`addBulk()\`, $BULK per call, one call at a time (Pulse has no batch submit) | — | $(f1 "$B_BULK") | — |"
+  echo "| side | load | jobs/s | enqueue→start p50 ms | enqueue→start p99 ms |"
+  echo "|---|---|---:|---:|---:|"
+  pulse_main full
+  pulse_main half
+  bull_main full ""
+  bull_main half ""
+  if (( HAS_EXTRA )); then bull_main extra_full " (extra)"; fi
   echo
-  echo "| detail | Pulse | BullMQ |"
-  echo "|---|---:|---:|"
-  echo "| enqueue: seconds for $N | $(f2 "$(p enqueue.seconds)") | $(f2 "$(b r.enqueue.seconds)") |"
-  echo "| enqueue: latency p50 / p99 ms (one submit / one add) | $(f2 "$(p enqueue.p50_ms)") / $(f2 "$(p enqueue.p99_ms)") | $(f2 "$(b r.enqueue.p50_ms)") / $(f2 "$(b r.enqueue.p99_ms)") |"
-  echo "| enqueue: errors; waiting afterwards (PostgreSQL 'queued' / BullMQ wait) | $(p enqueue.errors); $(p enqueue.queued_in_db) | $(b r.enqueue.errors); $(b r.enqueue.waiting) |"
-  echo "| processing: seconds (poll saw N) / exact | $(f2 "$(p process.seconds)") / $(f2 "$(p process.exact_seconds)") | $(f2 "$(b r.process.seconds)") / $(f2 "$(b r.process.exactSeconds)") |"
-  echo "| processing: done; not done or failed | $(p process.succeeded); $(p process.not_succeeded) (retried: $(p process.retried)) | $(b r.process.completed); $(b r.process.failed) failed |"
+  echo "- jobs/s: jobs ÷ (first submit → last finish: Pulse's largest \`finished_at\`, BullMQ's last"
+  echo "  \`completed\` event). Enqueue→start: Pulse \`started_at − created_at\` from the \`tasks\` table;"
+  echo "  BullMQ \`job.processedOn − job.timestamp\` (whole ms). Half load: paced at half the side's own"
+  echo "  full-load jobs/s, open loop."
+  if [[ $PULSE_HALF_RATE != 0 || $BULLMQ_HALF_RATE != 0 ]]; then
+    echo "- **Diagnostic run: TASKS_PULSE_HALF_RATE=$PULSE_HALF_RATE / TASKS_BULLMQ_HALF_RATE=$BULLMQ_HALF_RATE set the"
+    echo "  'half' rows' rate (0: half of full load as usual); a set one is not the issue's half load.**"
+  fi
+  echo "- **Pulse / BullMQ at full load (Worker concurrency $(b r.full.worker_concurrency)): $RATIO×.**"
+  echo "- Goal Pulse ≥ 1.0× BullMQ: $GOAL_RATIO ($RATIO×)."
+  echo "- Goal Pulse enqueue→start p99 < 10 ms at half load: $GOAL_P99 ($(f2 "$P_HALF_P99") ms)."
+  echo
+  echo "| phase | submits / adds: window, rate | submit / add latency p50 / p99 ms | schedule lag max ms / most in flight | enqueue→start p90 / max ms | done | errors |"
+  echo "|---|---:|---:|---:|---:|---|---:|"
+  pulse_detail full
+  pulse_detail half
+  bull_detail full full
+  bull_detail half half
+  if (( HAS_EXTRA )); then bull_detail extra_full full; fi
+  echo
+  echo "Pulse's dispatcher, from the same rows: one CLAIM statement stamps all the tasks it takes with one"
+  echo "\`started_at\`, one SUCCEED batch all it records with one \`finished_at\`; each task also had its own"
+  echo "INSERT. started→finished is how long a task held one of the node's $CONCURRENCY slots (at least: the"
+  echo "slot is freed after the SUCCEED commit and a Redis release), so $CONCURRENCY ÷ its mean bounds the rate."
+  echo
+  echo "| phase | CLAIM statements | SUCCEED writes | PostgreSQL commits per task | started→finished mean / p50 ms | $CONCURRENCY slots ÷ mean, tasks/s |"
+  echo "|---|---:|---:|---:|---:|---:|"
+  pulse_dispatch full
+  pulse_dispatch half
+  echo
+  echo "Autovacuum ran on \`tasks\` $(p tasks_table.autovacuum_count) time(s) during the run ($(p tasks_table.rows) rows at the end, warm-up"
+  echo "included): until it runs, every task ever queued keeps an entry in the partial index \`tasks_waiting\`."
   echo
   if (( ! ROWS_OK )); then
     echo "**WARNING: a side did not end cleanly (errors, a count that does not match, or failed jobs; see the"
@@ -323,16 +415,20 @@ mkdir -p "$(dirname "$RESULTS")"
   fi
   echo "## Where the CPU went"
   echo
-  echo "Cores busy during each measured window (CPU seconds ÷ window seconds; 2.00 = both cores of this"
-  echo "machine), from /proc. *pulse* is the node's JVM alone, *postgres* and *redis* include their child"
-  echo "processes, *client* is the bench's own process, *other* is the rest of the machine (the kernel's"
-  echo "network and disk work not charged to a process, psql polls, the node's watchdog, anything else)."
+  echo "Cores busy during each measured window (first submit → all done; CPU seconds ÷ window seconds;"
+  echo "$CORES.00 = every core of this machine), from /proc. *pulse* is the node's JVM alone, *postgres* and"
+  echo "*redis* include their child processes, *client* is the bench's own processes (for BullMQ the"
+  echo "producer and the worker, cores: $CLIENT_SPLIT), *other* is the rest of the machine (the kernel's"
+  echo "network and disk work not charged to a process, psql, the node's watchdog, anything else)."
   echo "The CPU ms per job adds up the servers (pulse, postgres, redis) plus, for BullMQ, node: there the"
   echo "client *is* the queue library doing the work; Pulse's HTTP load generator is left out."
   echo
   echo "| window | pulse | postgres | redis | client | other | machine | server CPU ms/job | machine CPU ms/job |"
   echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
   echo "$CPU_ROWS"
+  echo
+  echo "Of the *pulse* column, the JVM's JIT compiler threads (C1/C2) used $JIT cores: the node is"
+  echo "still compiling after the warm-up."
   echo
   echo "During the BullMQ windows the Pulse node is idle but alive (its Redis is the one BullMQ uses):"
   echo "its pollers' CPU shows in the pulse and postgres columns."

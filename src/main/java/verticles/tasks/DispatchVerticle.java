@@ -45,6 +45,7 @@ public class DispatchVerticle extends VerticleBase {
   /** Queues this verticle has already made sure exist in PostgreSQL (rows are never deleted). */
   private final java.util.Set<String> knownQueues = new java.util.HashSet<>();
   private final java.util.Set<String> toWake = new java.util.LinkedHashSet<>();
+  private boolean wakeWindowOpen;
 
   @Override
   public Future<?> start() {
@@ -140,16 +141,22 @@ public class DispatchVerticle extends VerticleBase {
   }
 
   /**
-   * Tells every dispatcher that a queue has new work, at most once per 5 ms per queue: a burst of
-   * submissions wakes them once, not once per task (they also look every 100 ms on their own).
+   * Tells every dispatcher that a queue has new work: at once for the first task, then at most
+   * once per 5 ms window for a burst (the rest wait for the window's end), so a trickle of tasks
+   * starts without delay and a flood does not flood the bus. Dispatchers also look every 100 ms.
    */
   private void wake(String queue) {
-    if (toWake.add(queue) && toWake.size() == 1) {
-      vertx.setTimer(5, ignored -> {
-        toWake.forEach(name -> vertx.eventBus().publish(Dispatcher.WAKEUP, name));
-        toWake.clear();
-      });
+    if (wakeWindowOpen) {
+      toWake.add(queue);
+      return;
     }
+    vertx.eventBus().publish(Dispatcher.WAKEUP, queue);
+    wakeWindowOpen = true;
+    vertx.setTimer(5, ignored -> {
+      wakeWindowOpen = false;
+      toWake.forEach(name -> vertx.eventBus().publish(Dispatcher.WAKEUP, name));
+      toWake.clear();
+    });
   }
 
   /** What the schema cannot say: the type must exist, and only the payer (or an admin) may move money. */
