@@ -32,17 +32,27 @@ final class TaskSql {
    * attempt count goes up by one and becomes this holder's fencing token.
    */
   static final String CLAIM =
-    "UPDATE tasks SET status = 'running', attempts = attempts + 1, lease_until = now() + $2 * interval '1 millisecond', "
+    "UPDATE tasks t SET status = 'running', attempts = attempts + 1, lease_until = now() + $2 * interval '1 millisecond', "
       + "leased_by = $3, started_at = now(), finished_at = NULL, updated_at = now() "
-      + "WHERE id = ANY($1) AND status IN ('queued', 'scheduled') AND run_at <= now() RETURNING " + COLUMNS;
+      + "FROM unnest($1::bigint[]) AS c (id) "
+      + "WHERE t.id = c.id AND t.status IN ('queued', 'scheduled') AND t.run_at <= now() RETURNING " + qualified();
+
+  /**
+   * Statements on a handful of ids join them through unnest, so the plan is one primary-key
+   * lookup per id; "id = ANY($1)" let the planner walk the whole waiting index instead.
+   */
+  private static String qualified() {
+    return COLUMNS.replaceAll("(^|, )(\\w+)", "$1t.$2");
+  }
 
   /** What became of tasks that could not be claimed (still waiting but not due: they go back). */
   static final String UNCLAIMED =
-    "SELECT id, queue, priority, run_at FROM tasks WHERE id = ANY($1) AND status IN ('queued', 'scheduled')";
+    "SELECT t.id, t.queue, t.priority, t.run_at FROM tasks t JOIN unnest($1::bigint[]) AS c (id) ON t.id = c.id "
+      + "WHERE t.status IN ('queued', 'scheduled')";
 
   static final String RENEW =
-    "UPDATE tasks SET lease_until = now() + $2 * interval '1 millisecond' "
-      + "WHERE id = ANY($1) AND status = 'running' AND leased_by = $3";
+    "UPDATE tasks t SET lease_until = now() + $2 * interval '1 millisecond' FROM unnest($1::bigint[]) AS c (id) "
+      + "WHERE t.id = c.id AND t.status = 'running' AND t.leased_by = $3";
 
   /**
    * Successes, many per statement (one commit for a batch): $1 ids, $2 attempts, $3 results as
@@ -52,11 +62,11 @@ final class TaskSql {
     "UPDATE tasks t SET status = 'succeeded', result = d.result::jsonb, lease_until = NULL, leased_by = NULL, "
       + "finished_at = now(), updated_at = now(), last_error = NULL "
       + "FROM unnest($1::bigint[], $2::int[], $3::text[]) AS d (id, attempt, result) "
-      + "WHERE t.id = d.id AND t.attempts = d.attempt AND t.status = 'running' RETURNING "
-      + COLUMNS.replaceAll("(^|, )(\\w+)", "$1t.$2");
+      + "WHERE t.id = d.id AND t.attempts = d.attempt AND t.status = 'running' RETURNING " + qualified();
 
   /** Which of these ids PostgreSQL still has waiting (the reconciler's second look). */
-  static final String STILL_WAITING = "SELECT id FROM tasks WHERE id = ANY($1) AND status IN ('queued', 'scheduled')";
+  static final String STILL_WAITING = "SELECT t.id FROM tasks t JOIN unnest($1::bigint[]) AS c (id) ON t.id = c.id "
+    + "WHERE t.status IN ('queued', 'scheduled')";
 
   /** Fenced like SUCCEED. $3 status (queued for a retry, failed, dead), $4 error, $5 next run_at. */
   static final String FAIL =
@@ -74,13 +84,14 @@ final class TaskSql {
 
   /** A stopping node hands its running tasks back at once, without spending their attempt. */
   static final String RETURN_LEASES =
-    "UPDATE tasks SET status = 'queued', run_at = now(), queued_at = now(), lease_until = NULL, leased_by = NULL, "
-      + "updated_at = now() WHERE id = ANY($1) AND status = 'running' AND leased_by = $2 RETURNING " + COLUMNS;
+    "UPDATE tasks t SET status = 'queued', run_at = now(), queued_at = now(), lease_until = NULL, leased_by = NULL, "
+      + "updated_at = now() FROM unnest($1::bigint[]) AS c (id) "
+      + "WHERE t.id = c.id AND t.status = 'running' AND t.leased_by = $2 RETURNING " + qualified();
 
   /** Due scheduled tasks that Redis moved to ready: now queued. */
   static final String MARK_QUEUED =
-    "UPDATE tasks SET status = 'queued', queued_at = now(), updated_at = now() "
-      + "WHERE id = ANY($1) AND status = 'scheduled' RETURNING " + COLUMNS;
+    "UPDATE tasks t SET status = 'queued', queued_at = now(), updated_at = now() FROM unnest($1::bigint[]) AS c (id) "
+      + "WHERE t.id = c.id AND t.status = 'scheduled' RETURNING " + qualified();
 
   /** Everything waiting, for the reconciler; the newest seconds are skipped (their push may be in flight). */
   static final String WAITING =
