@@ -26,169 +26,35 @@ REQUEST_ID=00000000-0000-4000-8000-000000000000   # pgbench's stand-in for Pulse
 TARGET_RATIO=0.6
 TARGET_P99_MS=50
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-JAR="$ROOT/target/pulse.jar"
+BENCH_NAME=ledger
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"   # ROOT, JAR, JAVA, say, the node's start and cleanup
 DIR="$ROOT/bench/ledger"
 RESULTS="$ROOT/bench/results/ledger.md"
-JAVA="${JAVA_HOME:+$JAVA_HOME/bin/}java"
-say() { echo "ledger.sh: $*" >&2; }
 
 # ---------------------------------------------------------------- tools
 need=()
 command -v wrk >/dev/null || need+=(wrk)
 { command -v pgbench >/dev/null && command -v psql >/dev/null; } || need+=(postgresql-client)
 command -v curl >/dev/null || need+=(curl)
-if (( ${#need[@]} )); then
-  say "installing ${need[*]} with apt-get"
-  if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${need[@]}" >/dev/null; then
-    apt-get update -q >/dev/null
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${need[@]}" >/dev/null
-  fi
-fi
+apt_install ${need[@]+"${need[@]}"}
+ensure_jar
 
-if [[ ! -f "$JAR" ]]; then
-  say "$JAR is missing; building it"
-  (cd "$ROOT" && mvn -q -B -o -DskipTests package)
-fi
-
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/pulse-ledger-bench.XXXXXX")
-# Run a private copy of the jar: a JVM loads classes from its jar lazily, so a rebuild of
-# target/pulse.jar during the run (mvn package in another shell) would break the node mid-run.
-cp "$JAR" "$WORK/pulse.jar"
-JAR="$WORK/pulse.jar"
-rm -f "$ROOT/bench/results/ledger-node.log"   # kept only when the node misbehaved, see cleanup
-NODE_PID=""
-CHILD_PIDS=()                                  # load generators and samplers running in the background
-
-# Always: stop what we started (load generator, top, then the node: SIGTERM, it stops its embedded
-# servers), wait for them, delete the temp dir. A node that does not stop in 20 s gets a thread
-# dump (into its log, kept as bench/results/ledger-node.log), then SIGKILL; its watchdog then
-# stops PostgreSQL and Redis, and we wait for those before deleting their data directory.
-cleanup() {
-  local status=$?
-  trap - EXIT INT TERM
-  local pid
-  for pid in ${CHILD_PIDS[@]+"${CHILD_PIDS[@]}"}; do
-    if kill -0 "$pid" 2>/dev/null; then
-      pkill -TERM -P "$pid" 2>/dev/null || true   # its children first (wrk, pgbench, top, sleep), by parent id
-      kill -TERM "$pid" 2>/dev/null || true
-      wait "$pid" 2>/dev/null || true
-    fi
-  done
-  if [[ -n "$NODE_PID" ]] && kill -0 "$NODE_PID" 2>/dev/null; then
-    kill -TERM "$NODE_PID" 2>/dev/null || true
-    for _ in $(seq 1 100); do
-      kill -0 "$NODE_PID" 2>/dev/null || break
-      sleep 0.2
-    done
-    local servers=""
-    if kill -0 "$NODE_PID" 2>/dev/null; then
-      say "THE NODE DID NOT STOP within 20 s of SIGTERM; thread dump, then SIGKILL"
-      servers="$(head -n 1 "$WORK/data/postgres/postmaster.pid" 2>/dev/null || true) $(cat "$WORK/data/redis/redis.pid" 2>/dev/null || true)"
-      kill -QUIT "$NODE_PID" 2>/dev/null || true
-      sleep 2
-      kill -KILL "$NODE_PID" 2>/dev/null || true
-    fi
-    local node_exit=0
-    wait "$NODE_PID" 2>/dev/null || node_exit=$?
-    if [[ $node_exit -ne 0 ]]; then
-      mkdir -p "$ROOT/bench/results"
-      cp "$WORK/node.log" "$ROOT/bench/results/ledger-node.log" 2>/dev/null || true
-      say "the node exited with $node_exit after SIGTERM (expected 0); log kept in bench/results/ledger-node.log"
-      [[ $status -ne 0 ]] || status=4
-    fi
-    for pid in $servers; do
-      for _ in $(seq 1 75); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.2
-      done
-    done
-  fi
-  rm -rf "$WORK"
-  exit "$status"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-# Runs a command in the background (so cleanup can stop it) and waits for it; its exit status.
-run_child() {
-  "$@" &
-  local pid=$!
-  CHILD_PIDS+=("$pid")
-  local rc=0
-  wait "$pid" || rc=$?
-  return "$rc"
-}
-
-# A port nothing listens on (127.0.0.1), and not one of the ports given as arguments.
-free_port() {
-  local port
-  for _ in $(seq 1 100); do
-    port=$((20000 + RANDOM))
-    if [[ " $* " != *" $port "* ]] && ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-      echo "$port"
-      return 0
-    fi
-  done
-  say "no free port found"
-  return 1
-}
-HTTP_PORT=$(free_port)
-PG_PORT=$(free_port "$HTTP_PORT")
-REDIS_PORT=$(free_port "$HTTP_PORT" "$PG_PORT")
-URL="http://127.0.0.1:$HTTP_PORT"
-PG_URL="postgresql://postgres@127.0.0.1:$PG_PORT/postgres"
+bench_workdir   # WORK, and the EXIT trap that stops the children (CHILD_PIDS: load generators, top), the node, and deletes WORK
+private_jar
+pick_ports
 
 # ---------------------------------------------------------------- the node
-# The node reads every key of conf/config.json from the environment (and from ./.env): drop any
-# the caller has set (DATABASE_URL, CLUSTER, ...) and run it in the temp dir, so only ours count.
-UNSET=()
-if [[ -f "$ROOT/conf/config.json" ]]; then
-  for key in $(sed -n 's/^[[:space:]]*"\([A-Z_][A-Z0-9_]*\)"[[:space:]]*:.*/\1/p' "$ROOT/conf/config.json"); do
-    UNSET+=(-u "$key")
-  done
-fi
-
-say "starting a node on $URL (PostgreSQL :$PG_PORT, Redis :$REDIS_PORT, data in $WORK)"
-(
-  cd "$WORK"
-  exec env ${UNSET[@]+"${UNSET[@]}"} \
-    DATA_DIR="$WORK/data" HTTP_HOST=127.0.0.1 HTTP_PORT="$HTTP_PORT" \
-    EMBEDDED_PG_PORT="$PG_PORT" EMBEDDED_REDIS_PORT="$REDIS_PORT" \
-    RATE_LIMIT_AUTH_PER_MINUTE=100000000 RATE_LIMIT_USER_PER_MINUTE=100000000 \
-    LOG_LEVEL=WARN LOG_FORMAT=text DB_POOL_SIZE=32 \
-    ADMIN_USERNAME=bench ADMIN_PASSWORD=bench-password-1 \
-    "$JAVA" -jar "$JAR"
-) >"$WORK/node.log" 2>&1 &
-NODE_PID=$!
-
-ready_by=$((SECONDS + 90))
-until curl -s -o /dev/null -f --max-time 2 "$URL/health/ready"; do
-  if ! kill -0 "$NODE_PID" 2>/dev/null; then
-    say "the node exited before it was ready; its log:"
-    tail -n 40 "$WORK/node.log" >&2
-    exit 1
-  fi
-  if (( SECONDS >= ready_by )); then
-    say "the node is not ready after 90 s; its log:"
-    tail -n 40 "$WORK/node.log" >&2
-    exit 1
-  fi
-  sleep 0.2
-done
-say "node ready"
+start_node RATE_LIMIT_AUTH_PER_MINUTE=100000000 RATE_LIMIT_USER_PER_MINUTE=100000000 \
+  LOG_LEVEL=WARN LOG_FORMAT=text DB_POOL_SIZE=32 \
+  ADMIN_USERNAME=bench ADMIN_PASSWORD=bench-password-1
+wait_ready 90
 
 PG_PID=$(head -n 1 "$WORK/data/postgres/postmaster.pid" 2>/dev/null || true)
 REDIS_PID=$(cat "$WORK/data/redis/redis.pid" 2>/dev/null || true)
-psql_q() { psql "$PG_URL" -X -q -A -t -v ON_ERROR_STOP=1 -c "$1"; }
 
 # Machine facts, taken before the load (load average: is something else busy here?).
-CORES=$(nproc)
-JAVA_VERSION=$("$JAVA" -version 2>&1 | head -n 1)
-CPU_MODEL=$(grep -m 1 'model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2- | sed 's/^ *//' || true)
-LOAD=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)
-DATE=$(date -u '+%Y-%m-%d %H:%M UTC')
+machine_facts   # CORES, JAVA_VERSION, CPU_MODEL, DATE
+LOAD=$(load_average)
 PG_VERSION=$(psql_q "SHOW server_version" | cut -d' ' -f1)
 PG_SETTINGS=$(psql_q "SELECT string_agg(name || '=' || setting || coalesce(unit, ''), ', ' ORDER BY name) FROM pg_settings
   WHERE name IN ('fsync', 'synchronous_commit', 'shared_buffers', 'max_connections', 'wal_sync_method', 'commit_delay')")
@@ -365,13 +231,7 @@ W_SECONDS=$(awk -v us="$W_US" 'BEGIN {printf "%.2f", us / 1e6}')
 CPU_PULSE=$(cpu_row "Pulse (wrk)" pulse-start pulse-end "$W_SECONDS" "$W_REQ" "$(cat "$WORK/wrk.txt.ticks")")
 CPU_PGBENCH=$(cpu_row "pgbench" pgbench-start pgbench-end "$RUN_SECONDS" "$P_TX" "$(cat "$WORK/pgbench.txt.ticks")")
 
-unexpected=$(grep -v -e 'JWT_SECRET is not set' -e ' - not ready: \[' "$WORK/node.log" || true)
-if [[ -n "$unexpected" ]]; then
-  say "the node logged $(wc -l <<<"$unexpected") unexpected line(s), kept in bench/results/ledger-node.log; the first ones:"
-  head -n 10 <<<"$unexpected" >&2
-  mkdir -p "$ROOT/bench/results"
-  cp "$WORK/node.log" "$ROOT/bench/results/ledger-node.log"
-fi
+node_log_unexpected 'JWT_SECRET is not set' ' - not ready: \['   # sets unexpected
 
 # ---------------------------------------------------------------- report
 mkdir -p "$(dirname "$RESULTS")"

@@ -32,34 +32,23 @@ BULLMQ_HALF_RATE=${TASKS_BULLMQ_HALF_RATE:-0}      # the same for BullMQ
 HALF_MAX_SECONDS=40                      # a half-load phase is cut to rate x this many seconds of submits
 PHASE_TIMEOUT=60                         # seconds to wait for a phase's last jobs after its last submit
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-JAR="$ROOT/target/pulse.jar"
+BENCH_NAME=tasks
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"   # ROOT, JAR, JAVA, say, the node's start and cleanup
 BULLMQ_DIR="$ROOT/bench/bullmq"
 RESULTS="$ROOT/bench/results/tasks.md"
-JAVA="${JAVA_HOME:+$JAVA_HOME/bin/}java"
-say() { echo "tasks.sh: $*" >&2; }
 
 # ---------------------------------------------------------------- tools
 command -v node >/dev/null && command -v npm >/dev/null || { say "node and npm are needed (Node 20+)"; exit 1; }
 need=()
 command -v psql >/dev/null || need+=(postgresql-client)
 command -v curl >/dev/null || need+=(curl)
-if (( ${#need[@]} )); then
-  say "installing ${need[*]} with apt-get"
-  if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${need[@]}" >/dev/null; then
-    apt-get update -q >/dev/null
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${need[@]}" >/dev/null
-  fi
-fi
+apt_install ${need[@]+"${need[@]}"}
 if [[ ! -f "$BULLMQ_DIR/node_modules/bullmq/package.json" ]]; then
   say "installing BullMQ (bench/bullmq/package.json) with npm"
   (cd "$BULLMQ_DIR" && npm install --no-audit --no-fund --loglevel=error >&2)
 fi
 
-if [[ ! -f "$JAR" ]]; then
-  say "$JAR is missing; building it"
-  (cd "$ROOT" && mvn -q -B -o -DskipTests package)
-fi
+ensure_jar
 
 # Which code is measured: the jar as it is (rebuild it after changing src/), and the commit.
 JAR_BUILT=$(date -u -r "$JAR" '+%Y-%m-%d %H:%M UTC')
@@ -72,137 +61,18 @@ else
   JAR_NOTE="newer than src/main"
 fi
 
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/pulse-tasks-bench.XXXXXX")
-# Run a private copy of the jar: a JVM loads classes from its jar lazily, so a rebuild of
-# target/pulse.jar during the run (mvn package in another shell) would break the node mid-run.
-cp "$JAR" "$WORK/pulse.jar"
-JAR="$WORK/pulse.jar"
-rm -f "$ROOT/bench/results/tasks-node.log"   # kept only when the node misbehaved, see cleanup
-NODE_PID=""
-CHILD_PIDS=()                                  # the two bench clients, while they run
-
-# Always: stop what we started (a bench client still running, then the node: SIGTERM, it stops
-# its embedded servers), wait for them, delete the temp dir. A node that does not stop in 20 s
-# gets a thread dump (into its log, kept as bench/results/tasks-node.log), then SIGKILL; its
-# watchdog then stops PostgreSQL and Redis, and we wait for those before deleting their data.
-cleanup() {
-  local status=$?
-  trap - EXIT INT TERM
-  local pid
-  for pid in ${CHILD_PIDS[@]+"${CHILD_PIDS[@]}"}; do
-    if kill -0 "$pid" 2>/dev/null; then
-      pkill -TERM -P "$pid" 2>/dev/null || true   # its children first (timeout's child), by parent id
-      kill -TERM "$pid" 2>/dev/null || true
-      wait "$pid" 2>/dev/null || true
-    fi
-  done
-  if [[ -n "$NODE_PID" ]] && kill -0 "$NODE_PID" 2>/dev/null; then
-    kill -TERM "$NODE_PID" 2>/dev/null || true
-    for _ in $(seq 1 100); do
-      kill -0 "$NODE_PID" 2>/dev/null || break
-      sleep 0.2
-    done
-    local servers=""
-    if kill -0 "$NODE_PID" 2>/dev/null; then
-      say "THE NODE DID NOT STOP within 20 s of SIGTERM; thread dump, then SIGKILL"
-      servers="$(head -n 1 "$WORK/data/postgres/postmaster.pid" 2>/dev/null || true) $(cat "$WORK/data/redis/redis.pid" 2>/dev/null || true)"
-      kill -QUIT "$NODE_PID" 2>/dev/null || true
-      sleep 2
-      kill -KILL "$NODE_PID" 2>/dev/null || true
-    fi
-    local node_exit=0
-    wait "$NODE_PID" 2>/dev/null || node_exit=$?
-    if [[ $node_exit -ne 0 ]]; then
-      mkdir -p "$ROOT/bench/results"
-      cp "$WORK/node.log" "$ROOT/bench/results/tasks-node.log" 2>/dev/null || true
-      say "the node exited with $node_exit after SIGTERM (expected 0); log kept in bench/results/tasks-node.log"
-      [[ $status -ne 0 ]] || status=4
-    fi
-    for pid in $servers; do
-      for _ in $(seq 1 75); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.2
-      done
-    done
-  fi
-  rm -rf "$WORK"
-  exit "$status"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-# Runs a command in the background (so cleanup can stop it) and waits for it; its exit status.
-run_child() {
-  "$@" &
-  local pid=$!
-  CHILD_PIDS+=("$pid")
-  local rc=0
-  wait "$pid" || rc=$?
-  return "$rc"
-}
-
-# A port nothing listens on (127.0.0.1), and not one of the ports given as arguments.
-free_port() {
-  local port
-  for _ in $(seq 1 100); do
-    port=$((20000 + RANDOM))
-    if [[ " $* " != *" $port "* ]] && ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-      echo "$port"
-      return 0
-    fi
-  done
-  say "no free port found"
-  return 1
-}
-HTTP_PORT=$(free_port)
-PG_PORT=$(free_port "$HTTP_PORT")
-REDIS_PORT=$(free_port "$HTTP_PORT" "$PG_PORT")
-URL="http://127.0.0.1:$HTTP_PORT"
-PG_URL="postgresql://postgres@127.0.0.1:$PG_PORT/postgres"
+bench_workdir   # WORK, and the EXIT trap that stops the children (CHILD_PIDS: the two bench clients), the node, and deletes WORK
+private_jar
+pick_ports
 
 # ---------------------------------------------------------------- the node
-# The node reads every key of conf/config.json from the environment (and from ./.env): drop any
-# the caller has set (DATABASE_URL, REDIS_URL, CLUSTER, ...) and run it in the temp dir, so only ours count.
-UNSET=()
-if [[ -f "$ROOT/conf/config.json" ]]; then
-  for key in $(sed -n 's/^[[:space:]]*"\([A-Z_][A-Z0-9_]*\)"[[:space:]]*:.*/\1/p' "$ROOT/conf/config.json"); do
-    UNSET+=(-u "$key")
-  done
-fi
+LOAD=$(load_average)
 
-# Is something else busy here? (1-, 5-, 15-minute load average, before we add ours.)
-LOAD=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)
-
-say "starting a node on $URL (PostgreSQL :$PG_PORT, Redis :$REDIS_PORT, data in $WORK)"
-(
-  cd "$WORK"
-  exec env ${UNSET[@]+"${UNSET[@]}"} \
-    DATA_DIR="$WORK/data" HTTP_HOST=127.0.0.1 HTTP_PORT="$HTTP_PORT" \
-    EMBEDDED_PG_PORT="$PG_PORT" EMBEDDED_REDIS_PORT="$REDIS_PORT" \
-    RATE_LIMIT_AUTH_PER_MINUTE=100000000 RATE_LIMIT_USER_PER_MINUTE=100000000 \
-    LOG_LEVEL=WARN LOG_FORMAT=text DB_POOL_SIZE=32 \
-    ADMIN_USERNAME=bench ADMIN_PASSWORD=bench-password-1 \
-    TASK_NODE_CONCURRENCY="$CONCURRENCY" \
-    "$JAVA" -jar "$JAR"
-) >"$WORK/node.log" 2>&1 &
-NODE_PID=$!
-
-ready_by=$((SECONDS + 60))
-until curl -s -o /dev/null -f --max-time 2 "$URL/health/ready"; do
-  if ! kill -0 "$NODE_PID" 2>/dev/null; then
-    say "the node exited before it was ready; its log:"
-    tail -n 40 "$WORK/node.log" >&2
-    exit 1
-  fi
-  if (( SECONDS >= ready_by )); then
-    say "the node is not ready after 60 s; its log:"
-    tail -n 40 "$WORK/node.log" >&2
-    exit 1
-  fi
-  sleep 0.2
-done
-say "node ready"
+start_node RATE_LIMIT_AUTH_PER_MINUTE=100000000 RATE_LIMIT_USER_PER_MINUTE=100000000 \
+  LOG_LEVEL=WARN LOG_FORMAT=text DB_POOL_SIZE=32 \
+  ADMIN_USERNAME=bench ADMIN_PASSWORD=bench-password-1 \
+  TASK_NODE_CONCURRENCY="$CONCURRENCY"
+wait_ready 60
 
 PG_PID=$(head -n 1 "$WORK/data/postgres/postmaster.pid" 2>/dev/null || echo 0)
 REDIS_PID=$(cat "$WORK/data/redis/redis.pid" 2>/dev/null || echo 0)
@@ -210,16 +80,11 @@ REDIS_PID=$(cat "$WORK/data/redis/redis.pid" 2>/dev/null || echo 0)
 # their children (backends, checkpointer, a BGSAVE fork, ...), live and reaped.
 PIDS="pulse=$NODE_PID:self,postgres=$PG_PID:tree,redis=$REDIS_PID:tree"
 HZ=$(getconf CLK_TCK)
-psql_q() { psql "$PG_URL" -X -q -A -t -v ON_ERROR_STOP=1 -c "$1"; }
 
-# Machine facts.
-CORES=$(nproc)
-JAVA_VERSION=$("$JAVA" -version 2>&1 | head -n 1)
+machine_facts   # CORES, JAVA_VERSION, CPU_MODEL, DATE
 NODE_VERSION=$(node --version)
 BULLMQ_VERSION=$(node -p 'require(process.argv[1]).version' "$BULLMQ_DIR/node_modules/bullmq/package.json")
 IOREDIS_VERSION=$(node -p 'require(process.argv[1]).version' "$BULLMQ_DIR/node_modules/ioredis/package.json")
-CPU_MODEL=$(grep -m 1 'model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2- | sed 's/^ *//' || true)
-DATE=$(date -u '+%Y-%m-%d %H:%M UTC')
 PG_VERSION=$(psql_q "SHOW server_version" | cut -d' ' -f1)
 PG_SETTINGS=$(psql_q "SELECT string_agg(name || '=' || setting, ', ' ORDER BY name) FROM pg_settings
   WHERE name IN ('fsync', 'synchronous_commit', 'wal_sync_method')")
@@ -342,13 +207,7 @@ OTHER_MAX=$(awk -F'|' '{v = $7 + 0; if (v > m) m = v} END {printf "%.2f", m}' <<
 BUSY=$(awk -v o="$OTHER_MAX" 'BEGIN {print (o > 0.25) ? 1 : 0}')
 
 # Expected at WARN: the development-secret warning, and "not ready" while our readiness polls beat the start-up.
-unexpected=$(grep -v -e 'JWT_SECRET is not set' -e 'v.http.HttpVerticle .* not ready: ' "$WORK/node.log" || true)
-if [[ -n "$unexpected" ]]; then
-  say "the node logged $(wc -l <<<"$unexpected") unexpected line(s), kept in bench/results/tasks-node.log; the first ones:"
-  head -n 10 <<<"$unexpected" >&2
-  mkdir -p "$ROOT/bench/results"
-  cp "$WORK/node.log" "$ROOT/bench/results/tasks-node.log"
-fi
+node_log_unexpected 'JWT_SECRET is not set' 'v.http.HttpVerticle .* not ready: '   # sets unexpected
 
 # ---------------------------------------------------------------- report
 mkdir -p "$(dirname "$RESULTS")"
