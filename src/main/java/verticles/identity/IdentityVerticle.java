@@ -158,19 +158,28 @@ public class IdentityVerticle extends VerticleBase {
     if (ownPassword && body.getString("current_password") == null) {
       return Future.failedFuture(Failure.invalid("current_password", "is required to change your password"));
     }
-    Future<String> newHash = newPassword == null ? Future.succeededFuture(null) : passwords.hash(newPassword);
-    return newHash.compose(hash -> pool.withTransaction(tx -> tx.preparedQuery(UserSql.FIND_FOR_UPDATE).execute(Tuple.of(id))
-      .compose(rows -> {
-        Row row = rows.size() == 0 ? null : rows.iterator().next();
-        if (row == null || "deleted".equals(row.getString("status"))) {
-          return Future.failedFuture(notFound(id));
-        }
-        Future<Boolean> allowed = ownPassword
-          ? passwords.matches(body.getString("current_password"), row.getString("password_hash"))
-          : Future.succeededFuture(true);
-        return allowed.compose(ok -> ok ? apply(tx, row, body, hash)
+    // The slow parts (checking the current password, hashing the new one) run before the
+    // transaction, so no connection is held while a hash waits its turn; the transaction then
+    // makes sure the password it checked is still the stored one.
+    Future<String> checked = ownPassword
+      ? pool.preparedQuery(UserSql.FIND_WITH_HASH).execute(Tuple.of(id)).compose(rows -> {
+        String stored = rows.size() == 0 ? null : rows.iterator().next().getString("password_hash");
+        return passwords.matches(body.getString("current_password"), stored).compose(ok -> ok ? Future.succeededFuture(stored)
           : Future.failedFuture(Failure.invalid("current_password", "does not match")));
-      })))
+      })
+      : Future.succeededFuture(null);
+    return checked.compose(verifiedHash -> (newPassword == null ? Future.<String>succeededFuture(null) : passwords.hash(newPassword))
+      .compose(hash -> pool.withTransaction(tx -> tx.preparedQuery(UserSql.FIND_FOR_UPDATE).execute(Tuple.of(id))
+        .compose(rows -> {
+          Row row = rows.size() == 0 ? null : rows.iterator().next();
+          if (row == null || "deleted".equals(row.getString("status"))) {
+            return Future.failedFuture(notFound(id));
+          }
+          if (verifiedHash != null && !verifiedHash.equals(row.getString("password_hash"))) {
+            return Future.failedFuture(Failure.CONFLICT.exception("the password changed meanwhile; try again"));
+          }
+          return apply(tx, row, body, hash);
+        }))))
       .recover(IdentityVerticle::conflictIfTaken);
   }
 

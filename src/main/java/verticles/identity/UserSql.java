@@ -25,7 +25,9 @@ final class UserSql {
 
   static final String FIND = "SELECT " + COLUMNS + " FROM users WHERE id = $1";
 
-  static final String FIND_FOR_UPDATE = "SELECT " + COLUMNS + ", password_hash FROM users WHERE id = $1 FOR UPDATE";
+  static final String FIND_WITH_HASH = "SELECT " + COLUMNS + ", password_hash FROM users WHERE id = $1";
+
+  static final String FIND_FOR_UPDATE = FIND_WITH_HASH + " FOR UPDATE";
 
   static final String PAGE = "SELECT " + COLUMNS + " FROM users WHERE id > $1 ORDER BY id LIMIT $2";
 
