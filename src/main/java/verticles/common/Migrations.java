@@ -21,13 +21,15 @@ public final class Migrations {
   public static String migrate(String databaseUrl) {
     PgConnectOptions options = PgConnectOptions.fromUri(databaseUrl);
     String jdbcUrl = "jdbc:postgresql://" + options.getHost() + ":" + options.getPort() + "/" + options.getDatabase();
-    MigrateResult result = Flyway.configure()
+    Flyway flyway = Flyway.configure()
       .dataSource(jdbcUrl, options.getUser(), options.getPassword())
       .locations("classpath:sql")
       .connectRetries(10)
-      .load()
-      .migrate();
-    String version = result.targetSchemaVersion != null ? result.targetSchemaVersion : result.initialSchemaVersion;
+      .load();
+    MigrateResult result = flyway.migrate();
+    // Read back rather than trust the result: a node that waited on the lock while another
+    // migrated reports the version it saw before waiting.
+    String version = flyway.info().current().getVersion().getVersion();
     log.info("database schema at version {} ({} migration(s) applied now)", version, result.migrationsExecuted);
     return version;
   }
