@@ -38,6 +38,12 @@ public final class Caller {
     }
   }
 
+  /** Succeeds when the current caller is an admin; fails as forbidden otherwise. */
+  public static io.vertx.core.Future<Void> requireAdmin(String what) {
+    return required().isAdmin() ? io.vertx.core.Future.succeededFuture()
+      : io.vertx.core.Future.failedFuture(Failure.FORBIDDEN.exception("only an admin may " + what));
+  }
+
   /** The current caller; fails as unauthorized when the request is anonymous. */
   public static Caller required() {
     Caller caller = RequestContext.caller();

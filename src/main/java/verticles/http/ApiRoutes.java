@@ -9,6 +9,7 @@ import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
 import verticles.common.Addresses;
 import verticles.common.Bus;
+import verticles.common.RequestContext;
 import verticles.common.ServiceReplies;
 
 import java.util.ArrayList;
@@ -44,7 +45,11 @@ final class ApiRoutes {
   void mount() {
     anonymous(HttpMethod.POST, "/api/v1/auth/register", Addresses.Identity.REGISTER, 201);
     anonymous(HttpMethod.POST, "/api/v1/auth/login", Addresses.Identity.LOGIN, 200);
-    authenticated(HttpMethod.GET, "/api/v1/me", Addresses.Identity.GET, 200);
+    route(HttpMethod.GET, "/api/v1/me", authentication, limiter.perUser("api", userPerMinute),
+      spec.validation("GET", "/api/v1/me"), rc -> {
+        rc.put(ApiSpec.PARAMS, new JsonObject().put("id", RequestContext.caller().userId));
+        rc.next();
+      }, forward(Addresses.Identity.GET, 200));
     authenticated(HttpMethod.GET, "/api/v1/users", Addresses.Identity.LIST, 200);
     authenticated(HttpMethod.GET, "/api/v1/users/{id}", Addresses.Identity.GET, 200);
     authenticated(HttpMethod.PUT, "/api/v1/users/{id}", Addresses.Identity.UPDATE, 200);
@@ -92,10 +97,7 @@ final class ApiRoutes {
     }
   }
 
-  /**
-   * The bus message is the validated body merged with the validated parameters; {@code /me}
-   * is the caller's own record. A null reply means 204.
-   */
+  /** The bus message is the validated body merged with the validated parameters. A null reply means 204. */
   private Handler<RoutingContext> forward(String address, int status) {
     return rc -> {
       JsonObject message = new JsonObject();
@@ -104,9 +106,6 @@ final class ApiRoutes {
         message.mergeIn(body);
       }
       message.mergeIn(rc.get(ApiSpec.PARAMS));
-      if (rc.request().path().equals("/api/v1/me")) {
-        message.put("id", verticles.common.RequestContext.caller().userId);
-      }
       Bus.<JsonObject>request(vertx, address, message, timeoutMs)
         .onSuccess(reply -> {
           String override = reply.headers().get(ServiceReplies.STATUS_HEADER);

@@ -9,6 +9,7 @@ import io.vertx.redis.client.Response;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import verticles.common.Caller;
+import verticles.common.LuaScript;
 import verticles.common.RequestContext;
 
 import java.util.List;
@@ -24,10 +25,10 @@ final class RateLimiter {
 
   private static final Logger log = LoggerFactory.getLogger(RateLimiter.class);
   private static final long WINDOW_MS = 60_000;
-  private static final String SCRIPT =
+  private static final LuaScript SCRIPT = new LuaScript(
     "local n = redis.call('INCR', KEYS[1]) "
       + "if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end "
-      + "return {n, redis.call('PTTL', KEYS[1])}";
+      + "return {n, redis.call('PTTL', KEYS[1])}");
 
   private final RedisAPI redis;
   private final Counter unavailable;
@@ -52,7 +53,7 @@ final class RateLimiter {
   }
 
   private void check(RoutingContext rc, String subject, int limit, boolean failClosed) {
-    redis.eval(List.of(SCRIPT, "1", "ratelimit:" + subject, String.valueOf(WINDOW_MS)))
+    SCRIPT.run(redis, List.of("ratelimit:" + subject), List.of(String.valueOf(WINDOW_MS)))
       .timeout(1, TimeUnit.SECONDS)
       .onSuccess(reply -> {
         long count = reply.get(0).toLong();

@@ -64,7 +64,7 @@ public class IdentityVerticle extends VerticleBase {
     ServiceReplies.serve(vertx, Addresses.Identity.LIST, this::list);
     ServiceReplies.serve(vertx, Addresses.Identity.UPDATE, this::update);
     ServiceReplies.serve(vertx, Addresses.Identity.DELETE, this::delete);
-    ServiceReplies.serve(vertx, Addresses.Audit.LIST, body -> adminOnly().compose(ignored -> audit.page(body)));
+    ServiceReplies.serve(vertx, Addresses.Audit.LIST, body -> Caller.requireAdmin("read the audit trail").compose(ignored -> audit.page(body)));
   }
 
   @Override
@@ -139,7 +139,7 @@ public class IdentityVerticle extends VerticleBase {
   private Future<JsonObject> list(JsonObject body) {
     int limit = body.getInteger("limit", 50);
     long after = Long.parseLong(body.getString("cursor", "0"));
-    return adminOnly()
+    return Caller.requireAdmin("list users")
       .compose(ignored -> pool.preparedQuery(UserSql.PAGE).execute(Tuple.of(after, limit + 1)))
       .map(rows -> Page.of(rows, limit, IdentityVerticle::toJson, "id"));
   }
@@ -211,7 +211,7 @@ public class IdentityVerticle extends VerticleBase {
 
   private Future<Void> delete(JsonObject body) {
     long id = body.getLong("id");
-    return adminOnly().compose(ignored -> pool.withTransaction(tx -> tx.preparedQuery(UserSql.DELETE).execute(Tuple.of(id))
+    return Caller.requireAdmin("delete users").compose(ignored -> pool.withTransaction(tx -> tx.preparedQuery(UserSql.DELETE).execute(Tuple.of(id))
       .compose(rows -> rows.size() == 0
         ? Future.failedFuture(notFound(id))
         : Audit.append(tx, "user", id, "deleted", Caller.required().userId, new JsonObject()))));
@@ -230,11 +230,6 @@ public class IdentityVerticle extends VerticleBase {
       .compose(rows -> Audit.append(tx, "user", rows.iterator().next().getLong("id"), "admin_configured", null,
         new JsonObject().put("username", username)))))
       .onSuccess(ignored -> log.info("admin '{}' is configured from ADMIN_USERNAME", username));
-  }
-
-  private static Future<Void> adminOnly() {
-    return Caller.required().isAdmin() ? Future.succeededFuture()
-      : Future.failedFuture(Failure.FORBIDDEN.exception("admins only"));
   }
 
   private static <T> Future<T> conflictIfTaken(Throwable error) {

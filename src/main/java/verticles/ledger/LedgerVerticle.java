@@ -138,11 +138,8 @@ public class LedgerVerticle extends VerticleBase {
   }
 
   private Future<JsonObject> reverse(JsonObject body) {
-    if (!Caller.required().isAdmin()) {
-      return Future.failedFuture(Failure.FORBIDDEN.exception("only an admin may reverse a transaction"));
-    }
     long id = body.getLong("id");
-    return pool.preparedQuery(LedgerSql.FIND).execute(Tuple.of(id)).compose(rows -> {
+    return Caller.requireAdmin("reverse a transaction").compose(ignored -> pool.preparedQuery(LedgerSql.FIND).execute(Tuple.of(id))).compose(rows -> {
       if (rows.size() == 0) {
         return Future.failedFuture(Failure.NOT_FOUND.exception("no transaction " + id));
       }

@@ -3,6 +3,7 @@ package verticles.tasks;
 import io.vertx.core.Future;
 import io.vertx.redis.client.RedisAPI;
 import io.vertx.redis.client.Response;
+import verticles.common.LuaScript;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -19,7 +20,7 @@ final class Backlog {
   static final String QUEUES = "tasks:queues";
 
   /** Pops up to ARGV[2] ready ids into leased, within the queue's pause, concurrency and rate limits. */
-  private static final String TAKE =
+  private static final LuaScript TAKE = new LuaScript(
     "local t = redis.call('TIME') local now = t[1] * 1000 + math.floor(t[2] / 1000) "
       + "local limits = redis.call('HMGET', KEYS[3], 'paused', 'concurrency', 'rate') "
       + "if limits[1] == '1' then return {} end "
@@ -32,38 +33,38 @@ final class Backlog {
       + "local popped = redis.call('ZPOPMIN', KEYS[1], n) local ids = {} "
       + "for i = 1, #popped, 2 do redis.call('ZADD', KEYS[2], now + tonumber(ARGV[1]), popped[i]) ids[#ids + 1] = popped[i] end "
       + "if limits[3] and #ids > 0 then redis.call('INCRBY', rateKey, #ids) redis.call('PEXPIRE', rateKey, 2000) end "
-      + "return ids";
+      + "return ids");
 
   /** Moves due delayed members to ready; returns their ids. */
-  private static final String PROMOTE =
+  private static final LuaScript PROMOTE = new LuaScript(
     "local t = redis.call('TIME') local now = t[1] * 1000 + math.floor(t[2] / 1000) "
       + "local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[1])) local ids = {} "
       + "for i, member in ipairs(due) do "
       + "  local bar = string.find(member, '|', 1, true) local priority = tonumber(string.sub(member, 1, bar - 1)) "
       + "  local id = string.sub(member, bar + 1) "
       + "  redis.call('ZREM', KEYS[1], member) redis.call('ZADD', KEYS[2], (9 - priority) * 1e13 + now, id) ids[#ids + 1] = id end "
-      + "return ids";
+      + "return ids");
 
   /** Drops leases that expired (their holder stopped renewing); returns the ids. */
-  private static final String EXPIRE =
+  private static final LuaScript EXPIRE = new LuaScript(
     "local t = redis.call('TIME') local now = t[1] * 1000 + math.floor(t[2] / 1000) "
       + "local gone = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, 1000) "
-      + "for i, id in ipairs(gone) do redis.call('ZREM', KEYS[1], id) end return gone";
+      + "for i, id in ipairs(gone) do redis.call('ZREM', KEYS[1], id) end return gone");
 
   /** ARGV: triples (id, priority, run_at ms). Puts back each id found in none of the three sets; returns their ids. */
-  private static final String RESTORE =
+  private static final LuaScript RESTORE = new LuaScript(
     "local t = redis.call('TIME') local now = t[1] * 1000 + math.floor(t[2] / 1000) local restored = {} "
       + "for i = 1, #ARGV, 3 do local id = ARGV[i] local priority = tonumber(ARGV[i + 1]) local due = tonumber(ARGV[i + 2]) "
       + "  if not redis.call('ZSCORE', KEYS[1], id) and not redis.call('ZSCORE', KEYS[3], id) "
       + "     and not redis.call('ZSCORE', KEYS[2], priority .. '|' .. id) then "
       + "    if due <= now then redis.call('ZADD', KEYS[1], (9 - priority) * 1e13 + now, id) "
       + "    else redis.call('ZADD', KEYS[2], due, priority .. '|' .. id) end restored[#restored + 1] = id end end "
-      + "return restored";
+      + "return restored");
 
   /** Ready now, ordered by priority then age. */
-  private static final String PUSH_READY =
+  private static final LuaScript PUSH_READY = new LuaScript(
     "local t = redis.call('TIME') local now = t[1] * 1000 + math.floor(t[2] / 1000) "
-      + "redis.call('ZADD', KEYS[1], 'NX', (9 - tonumber(ARGV[2])) * 1e13 + now, ARGV[1]) redis.call('SADD', KEYS[2], ARGV[3]) return 1";
+      + "redis.call('ZADD', KEYS[1], 'NX', (9 - tonumber(ARGV[2])) * 1e13 + now, ARGV[1]) redis.call('SADD', KEYS[2], ARGV[3]) return 1");
 
   private final RedisAPI redis;
 
@@ -88,7 +89,7 @@ final class Backlog {
   }
 
   Future<Void> pushReady(String queue, long id, int priority) {
-    return redis.eval(List.of(PUSH_READY, "2", ready(queue), QUEUES, String.valueOf(id), String.valueOf(priority), queue))
+    return PUSH_READY.run(redis, List.of(ready(queue), QUEUES), List.of(String.valueOf(id), String.valueOf(priority), queue))
       .mapEmpty();
   }
 
@@ -98,16 +99,16 @@ final class Backlog {
   }
 
   Future<List<Long>> take(String queue, int max, long leaseMs) {
-    return redis.eval(List.of(TAKE, "4", ready(queue), leased(queue), limits(queue), "tasks:rate:" + queue,
-      String.valueOf(leaseMs), String.valueOf(max))).map(Backlog::ids);
+    return TAKE.run(redis, List.of(ready(queue), leased(queue), limits(queue), "tasks:rate:" + queue),
+      List.of(String.valueOf(leaseMs), String.valueOf(max))).map(Backlog::ids);
   }
 
   Future<List<Long>> promote(String queue) {
-    return redis.eval(List.of(PROMOTE, "2", delayed(queue), ready(queue), "500")).map(Backlog::ids);
+    return PROMOTE.run(redis, List.of(delayed(queue), ready(queue)), List.of("500")).map(Backlog::ids);
   }
 
   Future<List<Long>> expireLeases(String queue) {
-    return redis.eval(List.of(EXPIRE, "1", leased(queue))).map(Backlog::ids);
+    return EXPIRE.run(redis, List.of(leased(queue)), List.of()).map(Backlog::ids);
   }
 
   /** Extends the leases this node still holds (XX: a lease already taken away stays away). */
@@ -141,13 +142,13 @@ final class Backlog {
     if (waiting.isEmpty()) {
       return Future.succeededFuture(List.of());
     }
-    List<String> args = new ArrayList<>(List.of(RESTORE, "3", ready(queue), delayed(queue), leased(queue)));
+    List<String> args = new ArrayList<>();
     for (long[] task : waiting) {
       args.add(String.valueOf(task[0]));
       args.add(String.valueOf(task[1]));
       args.add(String.valueOf(task[2]));
     }
-    return redis.eval(args).map(Backlog::ids);
+    return RESTORE.run(redis, List.of(ready(queue), delayed(queue), leased(queue)), args).map(Backlog::ids);
   }
 
   Future<List<String>> queues() {

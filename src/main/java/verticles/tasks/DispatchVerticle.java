@@ -72,7 +72,7 @@ public class DispatchVerticle extends VerticleBase {
     ServiceReplies.serve(vertx, Addresses.Schedules.LIST, this::listSchedules);
     ServiceReplies.serve(vertx, Addresses.Schedules.UPDATE, this::updateSchedule);
     ServiceReplies.serve(vertx, Addresses.Schedules.DELETE, this::deleteSchedule);
-    ServiceReplies.serve(vertx, Addresses.Queues.LIST, body -> adminOnly().compose(ignored -> queueStats()));
+    ServiceReplies.serve(vertx, Addresses.Queues.LIST, body -> Caller.requireAdmin("see the queues").compose(ignored -> queueStats()));
     ServiceReplies.serve(vertx, Addresses.Queues.UPDATE, this::updateQueue);
     dispatcher.start();
     scheduler.start();
@@ -328,7 +328,7 @@ public class DispatchVerticle extends VerticleBase {
   }
 
   private Future<JsonObject> updateQueue(JsonObject body) {
-    return adminOnly().compose(ignored -> pool.preparedQuery(TaskSql.UPDATE_QUEUE).execute(Tuple.of(body.getString("name"),
+    return Caller.requireAdmin("change a queue").compose(ignored -> pool.preparedQuery(TaskSql.UPDATE_QUEUE).execute(Tuple.of(body.getString("name"),
         body.getInteger("concurrency"), body.getInteger("rate_per_s"), body.getBoolean("paused"),
         body.containsKey("concurrency"), body.containsKey("rate_per_s"))))
       .compose(rows -> {
@@ -343,7 +343,4 @@ public class DispatchVerticle extends VerticleBase {
       });
   }
 
-  private static Future<Void> adminOnly() {
-    return Caller.required().isAdmin() ? Future.succeededFuture() : Future.failedFuture(Failure.FORBIDDEN.exception("admins only"));
-  }
 }
