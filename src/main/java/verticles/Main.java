@@ -78,7 +78,16 @@ public final class Main {
       }
       log.error("stopping took more than {} ms; stopping the embedded servers and exiting", patienceMs);
       if (node.embedded() != null) {
-        node.embedded().close();
+        // Bounded too: a server that will not stop (Redis refuses to exit when its final save
+        // fails) is left to the watchdog process, which kills it once this JVM is gone.
+        Thread closer = new Thread(node.embedded()::close, "pulse-shutdown-close");
+        closer.setDaemon(true);
+        closer.start();
+        try {
+          closer.join(5000);
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
       }
       Runtime.getRuntime().halt(1);
     }, "pulse-shutdown-guard");

@@ -48,6 +48,7 @@ public final class Addresses {
     }
 
     public static final String SUBMIT = "tasks.submit";
+    public static final String SUBMIT_BATCH = "tasks.submit.batch";
     public static final String GET = "tasks.get";
     public static final String LIST = "tasks.list";
     public static final String CANCEL = "tasks.cancel";

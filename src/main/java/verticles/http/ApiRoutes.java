@@ -65,6 +65,7 @@ final class ApiRoutes {
     authenticated(HttpMethod.GET, "/api/v1/balances/historical", Addresses.Ledger.BALANCES_HISTORICAL, 200);
     authenticated(HttpMethod.GET, "/api/v1/balances/at-time", Addresses.Ledger.BALANCES_AT_TIME, 200);
     authenticated(HttpMethod.POST, "/api/v1/tasks", Addresses.Tasks.SUBMIT, 201);
+    authenticated(HttpMethod.POST, "/api/v1/tasks/batch", Addresses.Tasks.SUBMIT_BATCH, 201);
     authenticated(HttpMethod.GET, "/api/v1/tasks", Addresses.Tasks.LIST, 200);
     authenticated(HttpMethod.GET, "/api/v1/tasks/{id}", Addresses.Tasks.GET, 200);
     authenticated(HttpMethod.POST, "/api/v1/tasks/{id}/cancel", Addresses.Tasks.CANCEL, 200);

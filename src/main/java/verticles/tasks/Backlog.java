@@ -61,10 +61,11 @@ final class Backlog {
       + "    else redis.call('ZADD', KEYS[2], due, priority .. '|' .. id) end restored[#restored + 1] = id end end "
       + "return restored");
 
-  /** Ready now, ordered by priority then age. */
+  /** Ready now, ordered by priority then age. ARGV: the queue's name, then pairs (id, priority). */
   private static final LuaScript PUSH_READY = new LuaScript(
     "local t = redis.call('TIME') local now = t[1] * 1000 + math.floor(t[2] / 1000) "
-      + "redis.call('ZADD', KEYS[1], 'NX', (9 - tonumber(ARGV[2])) * 1e13 + now, ARGV[1]) redis.call('SADD', KEYS[2], ARGV[3]) return 1");
+      + "for i = 2, #ARGV, 2 do redis.call('ZADD', KEYS[1], 'NX', (9 - tonumber(ARGV[i + 1])) * 1e13 + now, ARGV[i]) end "
+      + "redis.call('SADD', KEYS[2], ARGV[1]) return 1");
 
   private final RedisAPI redis;
 
@@ -89,13 +90,37 @@ final class Backlog {
   }
 
   Future<Void> pushReady(String queue, long id, int priority) {
-    return PUSH_READY.run(redis, List.of(ready(queue), QUEUES), List.of(String.valueOf(id), String.valueOf(priority), queue))
-      .mapEmpty();
+    return pushReady(queue, List.of(new long[] {id, priority}));
+  }
+
+  /** {id, priority} pairs, one script for all. */
+  Future<Void> pushReady(String queue, List<long[]> tasks) {
+    if (tasks.isEmpty()) {
+      return Future.succeededFuture();
+    }
+    List<String> args = new ArrayList<>(List.of(queue));
+    for (long[] task : tasks) {
+      args.add(String.valueOf(task[0]));
+      args.add(String.valueOf(task[1]));
+    }
+    return PUSH_READY.run(redis, List.of(ready(queue), QUEUES), args).mapEmpty();
   }
 
   Future<Void> pushDelayed(String queue, long id, int priority, long dueMs) {
-    return redis.zadd(List.of(delayed(queue), String.valueOf(dueMs), priority + "|" + id))
-      .compose(ignored -> redis.sadd(List.of(QUEUES, queue))).mapEmpty();
+    return pushDelayed(queue, List.of(new long[] {id, priority, dueMs}));
+  }
+
+  /** {id, priority, due ms} triples. */
+  Future<Void> pushDelayed(String queue, List<long[]> tasks) {
+    if (tasks.isEmpty()) {
+      return Future.succeededFuture();
+    }
+    List<String> args = new ArrayList<>(List.of(delayed(queue)));
+    for (long[] task : tasks) {
+      args.add(String.valueOf(task[2]));
+      args.add(task[1] + "|" + task[0]);
+    }
+    return redis.zadd(args).compose(ignored -> redis.sadd(List.of(QUEUES, queue))).mapEmpty();
   }
 
   Future<List<Long>> take(String queue, int max, long leaseMs) {
@@ -128,7 +153,17 @@ final class Backlog {
   }
 
   Future<Void> release(String queue, long id) {
-    return redis.zrem(List.of(leased(queue), String.valueOf(id))).mapEmpty();
+    return release(queue, List.of(id));
+  }
+
+  /** Ends these leases (the tasks finished, or were handed back). */
+  Future<Void> release(String queue, List<Long> ids) {
+    if (ids.isEmpty()) {
+      return Future.succeededFuture();
+    }
+    List<String> args = new ArrayList<>(List.of(leased(queue)));
+    ids.forEach(id -> args.add(String.valueOf(id)));
+    return redis.zrem(args).mapEmpty();
   }
 
   /** Removes a task from ready and delayed (cancel); the claim in PostgreSQL would refuse it anyway. */

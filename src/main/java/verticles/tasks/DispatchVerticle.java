@@ -1,7 +1,6 @@
 package verticles.tasks;
 
 import io.micrometer.core.instrument.Counter;
-import io.micrometer.core.instrument.MeterRegistry;
 import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
 import io.vertx.core.json.JsonArray;
@@ -26,6 +25,15 @@ import verticles.common.TaskTypes;
 import java.time.Instant;
 import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
 
 /**
  * Owns tasks, schedules, queues and the Redis backlog. Answers the task API (submit, read,
@@ -41,10 +49,10 @@ public class DispatchVerticle extends VerticleBase {
   private TaskEvents events;
   private Dispatcher dispatcher;
   private Scheduler scheduler;
-  private MeterRegistry metrics;
+  private TaskMeters meters;
   /** Queues this verticle has already made sure exist in PostgreSQL (rows are never deleted). */
-  private final java.util.Set<String> knownQueues = new java.util.HashSet<>();
-  private final java.util.Set<String> toWake = new java.util.LinkedHashSet<>();
+  private final Set<String> knownQueues = new HashSet<>();
+  private final Set<String> toWake = new LinkedHashSet<>();
   private boolean wakeWindowOpen;
 
   @Override
@@ -53,13 +61,14 @@ public class DispatchVerticle extends VerticleBase {
     RedisAPI redis = RedisStore.client(vertx, config());
     backlog = new Backlog(redis);
     events = new TaskEvents(vertx);
-    metrics = BackendRegistries.getNow(config().getString(Config.NODE_NAME));
+    meters = new TaskMeters(BackendRegistries.getNow(config().getString(Config.NODE_NAME)));
     dispatcher = new Dispatcher(vertx, pool, backlog, events, config().getString(Config.NODE_NAME),
       config().getInteger(Config.TASK_LEASE_MS), config().getInteger(Config.TASK_NODE_CONCURRENCY),
-      config().getInteger(Config.TASK_RECONCILE_MS), metrics);
+      config().getInteger(Config.TASK_RECONCILE_MS), meters);
     scheduler = new Scheduler(vertx, pool, this::insert);
 
     ServiceReplies.serve(vertx, Addresses.Tasks.SUBMIT, this::submit);
+    ServiceReplies.serve(vertx, Addresses.Tasks.SUBMIT_BATCH, this::submitBatch);
     ServiceReplies.serve(vertx, Addresses.Tasks.GET, body -> owned(body.getLong("id")));
     ServiceReplies.serve(vertx, Addresses.Tasks.LIST, this::list);
     ServiceReplies.serve(vertx, Addresses.Tasks.CANCEL, this::cancel);
@@ -92,7 +101,7 @@ public class DispatchVerticle extends VerticleBase {
     Caller caller = Caller.required();
     JsonObject spec = body.copy();
     spec.remove("Idempotency-Key");
-    checkTask(spec, caller);
+    checkTask(spec, caller, "");
     OffsetDateTime runAt = runAt(spec);
     String key = body.getString("Idempotency-Key");
     return insert(caller.userId, spec, runAt, key, null, null).compose(created -> {
@@ -118,16 +127,14 @@ public class DispatchVerticle extends VerticleBase {
       .addValue(key)
       .addValue(scheduleId)
       .addValue(occurrence);
-    Future<?> queueKnown = knownQueues.contains(queue) ? Future.succeededFuture()
-      : pool.preparedQuery(TaskSql.ENSURE_QUEUE).execute(Tuple.of(queue)).onSuccess(ignored -> knownQueues.add(queue));
-    return queueKnown
+    return ensureQueues(Set.of(queue))
       .compose(ignored -> pool.preparedQuery(TaskSql.INSERT).execute(args))
       .compose(rows -> {
         if (rows.size() == 0) {
           return Future.succeededFuture(null);
         }
         JsonObject task = TaskJson.task(rows.iterator().next());
-        Counter.builder("pulse.tasks.submitted").tag("type", task.getString("type")).register(metrics).increment();
+        meters.submitted(task.getString("type")).increment();
         events.changed(task);
         Future<Void> pushed = "queued".equals(task.getString("status"))
           ? backlog.pushReady(queue, task.getLong("id"), task.getInteger("priority"))
@@ -141,8 +148,104 @@ public class DispatchVerticle extends VerticleBase {
   }
 
   /**
+   * Up to 1,000 tasks of one caller, all or none: every item is checked first, then one INSERT
+   * (one commit) makes them, and one Redis script per queue pushes them. Each answer item is
+   * {id, status, replayed}, in request order; a replayed item's idempotency key already had a task.
+   */
+  private Future<Object> submitBatch(JsonObject body) {
+    Caller caller = Caller.required();
+    JsonArray items = body.getJsonArray("tasks");
+    int n = items.size();
+    String[] types = new String[n];
+    String[] queues = new String[n];
+    Short[] priorities = new Short[n];
+    String[] payloads = new String[n];
+    Integer[] maxAttempts = new Integer[n];
+    String[] backoffs = new String[n];
+    Integer[] timeouts = new Integer[n];
+    OffsetDateTime[] runAts = new OffsetDateTime[n];
+    String[] keys = new String[n];
+    for (int i = 0; i < n; i++) {
+      JsonObject spec = items.getJsonObject(i);
+      checkTask(spec, caller, "tasks." + i + ".");
+      types[i] = spec.getString("type");
+      queues[i] = spec.getString("queue", "default");
+      priorities[i] = spec.getInteger("priority", 0).shortValue();
+      payloads[i] = spec.getJsonObject("payload", new JsonObject()).encode();
+      maxAttempts[i] = spec.getInteger("max_attempts", 5);
+      backoffs[i] = spec.getJsonObject("backoff", DEFAULT_BACKOFF).encode();
+      timeouts[i] = spec.getInteger("timeout_ms", 30_000);
+      runAts[i] = runAt(spec);
+      keys[i] = spec.getString("idempotency_key");
+    }
+    Tuple args = Tuple.of(caller.userId, types, queues, priorities, payloads, maxAttempts)
+      .addValue(backoffs).addValue(timeouts).addValue(runAts).addValue(keys);
+    return ensureQueues(new HashSet<>(Arrays.asList(queues)))
+      .compose(ignored -> pool.preparedQuery(TaskSql.INSERT_MANY).execute(args))
+      .compose(rows -> {
+        JsonArray answer = new JsonArray();
+        Map<String, List<long[]>> ready = new HashMap<>();
+        Map<String, List<long[]>> later = new HashMap<>();
+        List<Integer> replays = new ArrayList<>();
+        int i = 0;
+        for (Row row : rows) {
+          String status = row.getString("status");
+          if (status == null) {
+            replays.add(i);
+            answer.add(new JsonObject().put("id", null).put("status", null).put("replayed", true));
+          } else {
+            long id = row.getLong("id");
+            answer.add(new JsonObject().put("id", id).put("status", status).put("replayed", false));
+            meters.submitted(types[i]).increment();
+            events.changed(new JsonObject().put("id", id).put("owner_id", caller.userId).put("type", types[i])
+              .put("queue", queues[i]).put("priority", priorities[i]).put("status", status).put("attempts", 0)
+              .put("max_attempts", maxAttempts[i]).put("run_at", runAts[i].toString()));
+            long[] task = {id, priorities[i], runAts[i].toInstant().toEpochMilli()};
+            ("queued".equals(status) ? ready : later).computeIfAbsent(queues[i], q -> new ArrayList<>()).add(task);
+          }
+          i++;
+        }
+        // A failed push loses nothing: the reconciler restores it from PostgreSQL.
+        List<Future<?>> pushes = new ArrayList<>();
+        ready.forEach((queue, tasks) -> pushes.add(backlog.pushReady(queue, tasks).otherwiseEmpty().onComplete(ignored -> wake(queue))));
+        later.forEach((queue, tasks) -> pushes.add(backlog.pushDelayed(queue, tasks).otherwiseEmpty()));
+        boolean anyCreated = replays.size() < n;
+        return Future.join(pushes).transform(ignored -> replayed(caller.userId, keys, replays, answer))
+          .map(ignored -> new ServiceReplies.WithStatus(new JsonObject().put("items", answer), anyCreated ? 201 : 200));
+      });
+  }
+
+  /** Fills in the answer items of replayed keys (their indexes) with the task each key already had. */
+  private Future<Void> replayed(long owner, String[] keys, List<Integer> replays, JsonArray answer) {
+    if (replays.isEmpty()) {
+      return Future.succeededFuture();
+    }
+    String[] replayedKeys = replays.stream().map(index -> keys[index]).toArray(String[]::new);
+    return pool.preparedQuery(TaskSql.FIND_BY_KEYS).execute(Tuple.of(owner, (Object) replayedKeys)).map(rows -> {
+      Map<String, Row> byKey = new HashMap<>();
+      rows.forEach(row -> byKey.put(row.getString("idempotency_key"), row));
+      for (int index : replays) {
+        Row task = byKey.get(keys[index]);
+        answer.getJsonObject(index).put("id", task.getLong("id")).put("status", task.getString("status"));
+      }
+      return null;
+    });
+  }
+
+  /** Makes sure each queue has its row in PostgreSQL (once per queue and verticle: rows are never deleted). */
+  private Future<Void> ensureQueues(Set<String> names) {
+    List<Future<?>> inserts = new ArrayList<>();
+    for (String queue : names) {
+      if (!knownQueues.contains(queue)) {
+        inserts.add(pool.preparedQuery(TaskSql.ENSURE_QUEUE).execute(Tuple.of(queue)).onSuccess(ignored -> knownQueues.add(queue)));
+      }
+    }
+    return Future.all(inserts).mapEmpty();
+  }
+
+  /**
    * Tells every dispatcher that a queue has new work: at once for the first task, then at most
-   * once per 5 ms window for a burst (the rest wait for the window's end), so a trickle of tasks
+   * once per 1 ms window for a burst (the rest wait for the window's end), so a trickle of tasks
    * starts without delay and a flood does not flood the bus. Dispatchers also look every 100 ms.
    */
   private void wake(String queue) {
@@ -152,7 +255,7 @@ public class DispatchVerticle extends VerticleBase {
     }
     vertx.eventBus().publish(Dispatcher.WAKEUP, queue);
     wakeWindowOpen = true;
-    vertx.setTimer(5, ignored -> {
+    vertx.setTimer(1, ignored -> {
       wakeWindowOpen = false;
       toWake.forEach(name -> vertx.eventBus().publish(Dispatcher.WAKEUP, name));
       toWake.clear();
@@ -160,20 +263,20 @@ public class DispatchVerticle extends VerticleBase {
   }
 
   /** What the schema cannot say: the type must exist, and only the payer (or an admin) may move money. */
-  private static void checkTask(JsonObject spec, Caller caller) {
+  private static void checkTask(JsonObject spec, Caller caller, String fieldPrefix) {
     String type = spec.getString("type");
     if (!TaskTypes.KNOWN.contains(type)) {
-      throw Failure.invalid("type", "unknown task type '" + type + "'; known: " + String.join(", ", new java.util.TreeSet<>(TaskTypes.KNOWN)));
+      throw Failure.invalid(fieldPrefix + "type", "unknown task type '" + type + "'; known: " + String.join(", ", new TreeSet<>(TaskTypes.KNOWN)));
     }
     if (spec.containsKey("run_at") && spec.containsKey("delay_ms")) {
-      throw Failure.invalid("run_at", "give run_at or delay_ms, not both");
+      throw Failure.invalid(fieldPrefix + "run_at", "give run_at or delay_ms, not both");
     }
     if (TaskTypes.LEDGER_TRANSFER.equals(type)) {
       JsonObject payload = spec.getJsonObject("payload", new JsonObject());
       Object payer = payload.getValue("from_user_id");
       if (!(payer instanceof Number) || !(payload.getValue("to_user_id") instanceof Number)
         || !(payload.getValue("amount") instanceof Number) || payload.getLong("amount") <= 0) {
-        throw Failure.invalid("payload", "a ledger.transfer needs from_user_id, to_user_id and a positive amount");
+        throw Failure.invalid(fieldPrefix + "payload", "a ledger.transfer needs from_user_id, to_user_id and a positive amount");
       }
       if (!caller.isAdmin() && ((Number) payer).longValue() != caller.userId) {
         throw Failure.FORBIDDEN.exception("only the payer or an admin may submit a ledger.transfer");
@@ -242,7 +345,7 @@ public class DispatchVerticle extends VerticleBase {
   private Future<JsonObject> createSchedule(JsonObject body) {
     Caller caller = Caller.required();
     JsonObject task = body.getJsonObject("task");
-    checkTask(task, caller);
+    checkTask(task, caller, "task.");
     CronSchedule cron = cron(body.getString("cron"), body.getString("timezone", "UTC"));
     OffsetDateTime next = cron.next(Instant.now()).atOffset(ZoneOffset.UTC);
     return pool.preparedQuery(TaskSql.SCHEDULE_INSERT).execute(Tuple.of(caller.userId, body.getString("name"), body.getString("cron"),
@@ -307,10 +410,10 @@ public class DispatchVerticle extends VerticleBase {
 
   private Future<JsonObject> queueStats() {
     return pool.query(TaskSql.QUEUES).execute().compose(limits -> pool.query(TaskSql.QUEUE_COUNTS).execute().compose(counts -> {
-      java.util.Map<String, Row> countsByQueue = new java.util.HashMap<>();
+      Map<String, Row> countsByQueue = new HashMap<>();
       counts.forEach(row -> countsByQueue.put(row.getString("queue"), row));
       JsonArray items = new JsonArray();
-      java.util.List<Future<?>> depths = new java.util.ArrayList<>();
+      List<Future<?>> depths = new ArrayList<>();
       for (Row limit : limits) {
         String name = limit.getString("name");
         Row count = countsByQueue.get(name);

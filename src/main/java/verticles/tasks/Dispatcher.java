@@ -24,6 +24,7 @@ import java.time.Duration;
 import java.time.OffsetDateTime;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
@@ -55,6 +56,7 @@ final class Dispatcher {
   private final int capacity;
   private final long reconcileMs;
   private final MeterRegistry metrics;
+  private final TaskMeters meters;
 
   /** Running here: task id → {queue, attempt}. */
   private final Map<Long, Object[]> inFlight = new HashMap<>();
@@ -71,7 +73,7 @@ final class Dispatcher {
   private boolean stopping;
 
   Dispatcher(Vertx vertx, Pool pool, Backlog backlog, TaskEvents events, String node, long leaseMs, int capacity,
-             long reconcileMs, MeterRegistry metrics) {
+             long reconcileMs, TaskMeters meters) {
     this.vertx = vertx;
     this.pool = pool;
     this.backlog = backlog;
@@ -80,7 +82,8 @@ final class Dispatcher {
     this.leaseMs = leaseMs;
     this.capacity = capacity;
     this.reconcileMs = reconcileMs;
-    this.metrics = metrics;
+    this.metrics = meters.registry();
+    this.meters = meters;
   }
 
   void start() {
@@ -195,8 +198,7 @@ final class Dispatcher {
     Timer.Sample duration = Timer.start(metrics);
     vertx.eventBus().<Object>request(Addresses.Tasks.handler(task.getString("type")), body, options)
       .onComplete(result -> {
-        duration.stop(Timer.builder("pulse.tasks.duration").tag("type", task.getString("type"))
-          .publishPercentileHistogram().register(metrics));
+        duration.stop(meters.duration(task.getString("type")));
         finish(task, attempt, result);
       });
   }
@@ -205,57 +207,56 @@ final class Dispatcher {
     long id = task.getLong("id");
     String queue = task.getString("queue");
     String type = task.getString("type");
-    Future<JsonObject> recorded;
-    String outcome;
     if (result.succeeded()) {
       Object reply = result.result().body();
       JsonObject stored = reply instanceof JsonObject ? (JsonObject) reply : new JsonObject().put("value", reply);
-      recorded = recordSuccess(id, attempt, stored.encode());
-      outcome = "succeeded";
-    } else {
-      Failure failure = Failure.of(result.cause());
-      String error = failure.name().toLowerCase() + ": " + result.cause().getMessage();
-      boolean retry = failure.retryable && attempt < task.getInteger("max_attempts");
-      OffsetDateTime next = retry ? OffsetDateTime.now().plus(Duration.ofMillis(backoffMs(task.getJsonObject("backoff"), attempt))) : null;
-      outcome = retry ? "retried" : failure.retryable ? "dead" : "failed";
-      recorded = pool.preparedQuery(TaskSql.FAIL).execute(Tuple.of(id, attempt, retry ? "queued" : outcome, error, next))
-        .map(rows -> rows.size() == 0 ? null : TaskJson.task(rows.iterator().next()));
+      meters.completed(type, "succeeded").increment();
+      recordSuccess(new Success(id, attempt, stored.encode(), queue));
+      return;
     }
-    Counter.builder("pulse.tasks.completed").tag("type", type).tag("outcome", outcome).register(metrics).increment();
-    recorded
-      .compose(now -> {
-        if (now == null) {
-          log.info("task {} attempt {} finished after losing its lease; its outcome is ignored", id, attempt);
+    Failure failure = Failure.of(result.cause());
+    String error = failure.name().toLowerCase() + ": " + result.cause().getMessage();
+    boolean retry = failure.retryable && attempt < task.getInteger("max_attempts");
+    OffsetDateTime next = retry ? OffsetDateTime.now().plus(Duration.ofMillis(backoffMs(task.getJsonObject("backoff"), attempt))) : null;
+    String outcome = retry ? "retried" : failure.retryable ? "dead" : "failed";
+    meters.completed(type, outcome).increment();
+    pool.preparedQuery(TaskSql.FAIL).execute(Tuple.of(id, attempt, retry ? "queued" : outcome, error, next))
+      .compose(rows -> {
+        if (rows.size() == 0) {
+          fencedOut(id, attempt);
           return Future.succeededFuture();
         }
+        JsonObject now = TaskJson.task(rows.iterator().next());
         events.changed(now);
         return "queued".equals(now.getString("status"))
           ? backlog.pushDelayed(queue, id, now.getInteger("priority"), OffsetDateTime.parse(now.getString("run_at")).toInstant().toEpochMilli())
           : Future.succeededFuture();
       })
       .eventually(() -> backlog.release(queue, id))
-      .onFailure(error -> log.warn("recording the outcome of task {} failed: {} (the reaper will redeliver it)", id, error.toString()))
+      .onFailure(cause -> log.warn("recording the outcome of task {} failed: {} (the reaper will redeliver it)", id, cause.toString()))
       .onComplete(ignored -> {
         inFlight.remove(id);
         poll();
       });
   }
 
+  private static void fencedOut(long id, int attempt) {
+    log.info("task {} attempt {} finished after losing its lease; its outcome is ignored", id, attempt);
+  }
+
   /**
    * Successes are written in batches (up to 256, or whatever arrived within 2 ms): one
-   * statement and one commit for many tasks. Each caller learns its own task's new row, or
-   * null when its attempt had been fenced out.
+   * statement and one commit for many tasks, then one Redis release per queue, and the slots
+   * they held are free.
    */
-  private Future<JsonObject> recordSuccess(long id, int attempt, String result) {
-    Promise<JsonObject> promise = Promise.promise();
-    successes.add(new Success(id, attempt, result, promise));
+  private void recordSuccess(Success success) {
+    successes.add(success);
     if (successes.size() >= 256) {
       flushSuccesses();
     } else if (!flushPending) {
       flushPending = true;
       vertx.setTimer(2, ignored -> flushSuccesses());
     }
-    return promise.future();
   }
 
   private void flushSuccesses() {
@@ -268,31 +269,47 @@ final class Dispatcher {
     Long[] ids = new Long[batch.size()];
     Integer[] attempts = new Integer[batch.size()];
     String[] results = new String[batch.size()];
+    Map<String, List<Long>> byQueue = new HashMap<>();
     for (int i = 0; i < batch.size(); i++) {
-      ids[i] = batch.get(i).id;
-      attempts[i] = batch.get(i).attempt;
-      results[i] = batch.get(i).result;
+      Success success = batch.get(i);
+      ids[i] = success.id;
+      attempts[i] = success.attempt;
+      results[i] = success.result;
+      byQueue.computeIfAbsent(success.queue, q -> new ArrayList<>()).add(success.id);
     }
     pool.preparedQuery(TaskSql.SUCCEED).execute(Tuple.of(ids, attempts, results))
-      .onSuccess(rows -> {
-        Map<Long, JsonObject> done = new HashMap<>();
-        rows.forEach(row -> done.put(row.getLong("id"), TaskJson.task(row)));
-        batch.forEach(success -> success.promise.complete(done.get(success.id)));
+      .map(rows -> {
+        Set<Long> done = new HashSet<>();
+        for (Row row : rows) {
+          done.add(row.getLong("id"));
+          events.changed(TaskJson.task(row));
+        }
+        batch.stream().filter(success -> !done.contains(success.id)).forEach(success -> fencedOut(success.id, success.attempt));
+        return null;
       })
-      .onFailure(error -> batch.forEach(success -> success.promise.fail(error)));
+      .onFailure(error -> log.warn("recording {} successes failed: {} (the reaper will redeliver them)", batch.size(), error.toString()))
+      .transform(ignored -> {
+        List<Future<?>> releases = new ArrayList<>();
+        byQueue.forEach((queue, queueIds) -> releases.add(backlog.release(queue, queueIds)));
+        return Future.join(releases);
+      })
+      .onComplete(ignored -> {
+        batch.forEach(success -> inFlight.remove(success.id));
+        poll();
+      });
   }
 
   private static final class Success {
     final long id;
     final int attempt;
     final String result;
-    final Promise<JsonObject> promise;
+    final String queue;
 
-    Success(long id, int attempt, String result, Promise<JsonObject> promise) {
+    Success(long id, int attempt, String result, String queue) {
       this.id = id;
       this.attempt = attempt;
       this.result = result;
-      this.promise = promise;
+      this.queue = queue;
     }
   }
 
@@ -310,8 +327,7 @@ final class Dispatcher {
     if (task.getInteger("attempts") == 1 && task.getString("created_at") != null) {
       Duration wait = Duration.between(OffsetDateTime.parse(queuedAt != null ? queuedAt : task.getString("created_at")),
         OffsetDateTime.parse(task.getString("started_at")));
-      Timer.builder("pulse.tasks.wait").description("from ready to started").tag("queue", task.getString("queue"))
-        .publishPercentileHistogram().register(metrics).record(wait.isNegative() ? Duration.ZERO : wait);
+      meters.wait(task.getString("queue")).record(wait.isNegative() ? Duration.ZERO : wait);
     }
   }
 

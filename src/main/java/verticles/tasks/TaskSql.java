@@ -18,6 +18,28 @@ final class TaskSql {
       + "CASE WHEN $9 > now() THEN 'scheduled' ELSE 'queued' END, CASE WHEN $9 > now() THEN NULL ELSE now() END) "
       + "ON CONFLICT DO NOTHING RETURNING " + COLUMNS;
 
+  /**
+   * A batch of tasks of one owner ($1) in one statement: one array per column, in request order.
+   * Ids are drawn from the sequence before the insert, so each answer row says which request item
+   * it is and whether that item made a task (false: its idempotency key already had one).
+   */
+  static final String INSERT_MANY =
+    "WITH input AS ("
+      + " SELECT nextval(pg_get_serial_sequence('tasks', 'id')) AS id, i.*"
+      + " FROM unnest($2::text[], $3::text[], $4::smallint[], $5::text[], $6::int[], $7::text[], $8::int[], $9::timestamptz[], $10::text[])"
+      + " WITH ORDINALITY AS i (type, queue, priority, payload, max_attempts, backoff, timeout_ms, run_at, idempotency_key, ord)"
+      + "), inserted AS ("
+      + " INSERT INTO tasks (id, owner_id, type, queue, priority, payload, max_attempts, backoff, timeout_ms, run_at,"
+      + " idempotency_key, status, queued_at) OVERRIDING SYSTEM VALUE"
+      + " SELECT id, $1, type, queue, priority, payload::jsonb, max_attempts, backoff::jsonb, timeout_ms, run_at, idempotency_key,"
+      + " CASE WHEN run_at > now() THEN 'scheduled' ELSE 'queued' END, CASE WHEN run_at > now() THEN NULL ELSE now() END"
+      + " FROM input ORDER BY ord ON CONFLICT DO NOTHING RETURNING id, status"
+      + ") SELECT input.id, inserted.status FROM input LEFT JOIN inserted USING (id) ORDER BY input.ord";
+
+  /** The tasks that already hold these idempotency keys of one owner (a batch's replays). */
+  static final String FIND_BY_KEYS =
+    "SELECT id, status, idempotency_key FROM tasks WHERE owner_id = $1 AND idempotency_key = ANY($2::text[])";
+
   static final String FIND_BY_KEY = "SELECT " + COLUMNS + " FROM tasks WHERE owner_id = $1 AND idempotency_key = $2";
 
   static final String FIND = "SELECT " + COLUMNS + " FROM tasks WHERE id = $1";
