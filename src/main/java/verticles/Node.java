@@ -9,6 +9,9 @@ import io.vertx.core.Vertx;
 import io.vertx.core.VertxOptions;
 import io.vertx.core.json.JsonObject;
 import io.vertx.micrometer.Label;
+import io.vertx.micrometer.Match;
+import io.vertx.micrometer.MatchType;
+import io.vertx.micrometer.MetricsDomain;
 import io.vertx.micrometer.MicrometerMetricsFactory;
 import io.vertx.micrometer.MicrometerMetricsOptions;
 import io.vertx.micrometer.VertxPrometheusOptions;
@@ -176,7 +179,10 @@ public final class Node {
       .setJvmMetricsEnabled(true)
       .setPrometheusOptions(new VertxPrometheusOptions().setEnabled(true))
       .setLabels(EnumSet.of(Label.HTTP_METHOD, Label.HTTP_CODE, Label.HTTP_ROUTE, Label.EB_ADDRESS,
-        Label.EB_FAILURE, Label.EB_SIDE, Label.POOL_TYPE, Label.POOL_NAME));
+        Label.EB_FAILURE, Label.EB_SIDE, Label.POOL_TYPE, Label.POOL_NAME))
+      // One address per user would make one time series per user: they are counted together.
+      .addLabelMatch(new Match().setDomain(MetricsDomain.EVENT_BUS).setLabel(Label.EB_ADDRESS.toString())
+        .setType(MatchType.REGEX).setValue("events\\.user\\..*").setAlias("events.user.*"));
     VertxOptions options = new VertxOptions().setMetricsOptions(metrics);
     var builder = Vertx.builder().withMetrics(new MicrometerMetricsFactory(registry));
     if (!config.flag(Config.CLUSTER)) {

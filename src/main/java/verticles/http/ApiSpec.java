@@ -1,16 +1,19 @@
 package verticles.http;
 
-import io.vertx.core.json.DecodeException;
 import io.vertx.core.json.Json;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.RoutingContext;
-import io.vertx.json.schema.Draft;
-import io.vertx.json.schema.JsonSchema;
-import io.vertx.json.schema.JsonSchemaOptions;
-import io.vertx.json.schema.OutputFormat;
-import io.vertx.json.schema.OutputUnit;
-import io.vertx.json.schema.Validator;
+import com.fasterxml.jackson.core.JacksonException;
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.networknt.schema.Error;
+import com.networknt.schema.Schema;
+import com.networknt.schema.SchemaRegistry;
+import com.networknt.schema.SchemaRegistryConfig;
+import com.networknt.schema.SpecificationVersion;
+import com.networknt.schema.path.PathType;
 import org.yaml.snakeyaml.LoaderOptions;
 import org.yaml.snakeyaml.Yaml;
 import org.yaml.snakeyaml.constructor.SafeConstructor;
@@ -25,8 +28,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 /**
  * The OpenAPI document (src/main/resources/openapi.yaml), loaded once: served as is, and the
@@ -40,11 +41,12 @@ final class ApiSpec {
   static final String PARAMS = "pulse.params";
   static final String BODY = "pulse.body";
 
-  private static final Pattern QUOTED = Pattern.compile("\"([^\"]+)\"|'([^']+)'");
-  private static final JsonSchemaOptions SCHEMA_OPTIONS = new JsonSchemaOptions()
-    .setDraft(Draft.DRAFT202012)
-    .setBaseUri("https://pulse.invalid/openapi")
-    .setOutputFormat(OutputFormat.Basic);
+  /** Strict like Vert.x's own decoder, which reads the body again once it is valid: no trailing tokens. */
+  private static final ObjectMapper MAPPER = new ObjectMapper().enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
+  /** JSON Schema 2020-12, with "format" checked (date-time), errors located by JSON pointer. */
+  private static final SchemaRegistry SCHEMAS = SchemaRegistry.withDefaultDialect(SpecificationVersion.DRAFT_2020_12,
+    registry -> registry.schemaRegistryConfig(new SchemaRegistryConfig.Builder()
+      .formatAssertionsEnabled(true).pathType(PathType.JSON_POINTER).locale(Locale.ENGLISH).build()));
 
   private final String yaml;
   private final JsonObject document;
@@ -112,7 +114,7 @@ final class ApiSpec {
     if (requestBody != null) {
       bodySchema = resolve(requestBody.getJsonObject("content").getJsonObject("application/json").getJsonObject("schema"));
     }
-    Validator body = bodySchema == null ? null : Validator.create(JsonSchema.of(bodySchema), SCHEMA_OPTIONS);
+    Schema body = bodySchema == null ? null : schema(bodySchema);
     return rc -> {
       JsonArray errors = new JsonArray();
       JsonObject values = new JsonObject();
@@ -125,20 +127,20 @@ final class ApiSpec {
           Problem.send(rc, 415, "send the body as application/json");
           return;
         }
-        Object json;
-        try {
-          json = rc.body().buffer() == null || rc.body().buffer().length() == 0 ? null : Json.decodeValue(rc.body().buffer());
-        } catch (DecodeException e) {
-          Problem.send(rc, 400, "the body is not well-formed JSON");
-          return;
-        }
-        if (json == null) {
+        if (rc.body().buffer() == null || rc.body().buffer().length() == 0) {
           Problem.send(rc, 400, "a JSON body is required");
           return;
         }
-        collect(body.validate(json), errors);
+        JsonNode tree;
+        try {
+          tree = MAPPER.readTree(rc.body().buffer().getBytes());
+        } catch (IOException e) {
+          Problem.send(rc, 400, "the body is not well-formed JSON");
+          return;
+        }
+        collect(body.validate(tree), errors);
         if (errors.isEmpty()) {
-          rc.put(BODY, json);
+          rc.put(BODY, Json.decodeValue(rc.body().buffer()));
         }
       }
       if (!errors.isEmpty()) {
@@ -175,21 +177,24 @@ final class ApiSpec {
     return copy;
   }
 
-  /** Turns the validator's output into {field, message} pairs naming the body's fields. */
-  private static void collect(OutputUnit result, JsonArray errors) {
-    if (Boolean.TRUE.equals(result.getValid())) {
-      return;
+  private static Schema schema(JsonObject schema) {
+    try {
+      return SCHEMAS.getSchema(MAPPER.readTree(schema.encode()));
+    } catch (JacksonException e) {
+      throw new IllegalStateException("openapi.yaml holds a schema that is not JSON: " + schema, e);
     }
-    List<OutputUnit> units = result.getErrors() == null || result.getErrors().isEmpty() ? List.of(result) : result.getErrors();
-    for (OutputUnit unit : units) {
-      String location = unit.getInstanceLocation() == null ? "" : unit.getInstanceLocation().replaceFirst("^#?/?", "");
-      String message = unit.getError() == null ? "is invalid" : unit.getError();
-      String field = location.replace('/', '.');
-      if (field.isEmpty()) {
-        Matcher quoted = QUOTED.matcher(message);
-        field = quoted.find() ? (quoted.group(1) != null ? quoted.group(1) : quoted.group(2)) : "body";
-      }
-      errors.add(new JsonObject().put("field", field).put("message", message));
+  }
+
+  /**
+   * Turns the validator's errors into {field, message} pairs naming the body's fields with dots
+   * ("tasks.3.priority"); a missing or unexpected property is named itself, not its parent.
+   */
+  private static void collect(List<Error> found, JsonArray errors) {
+    for (Error error : found) {
+      String location = error.getInstanceLocation().toString().replaceFirst("^/", "").replace('/', '.');
+      String property = error.getProperty();
+      String field = property == null ? location : location.isEmpty() ? property : location + "." + property;
+      errors.add(new JsonObject().put("field", field.isEmpty() ? "body" : field).put("message", error.getMessage()));
     }
   }
 
@@ -199,14 +204,14 @@ final class ApiSpec {
     final String in;
     final boolean required;
     final JsonObject schema;
-    final Validator validator;
+    final Schema validator;
 
     Parameter(String name, String in, boolean required, JsonObject schema) {
       this.name = name;
       this.in = in;
       this.required = required;
       this.schema = schema;
-      this.validator = Validator.create(JsonSchema.of(schema), SCHEMA_OPTIONS);
+      this.validator = schema(schema);
     }
 
     void read(RoutingContext rc, JsonObject values, JsonArray errors) {
@@ -237,12 +242,9 @@ final class ApiSpec {
           return;
         }
       }
-      OutputUnit result = validator.validate(value);
-      if (!Boolean.TRUE.equals(result.getValid())) {
-        List<OutputUnit> units = result.getErrors() == null || result.getErrors().isEmpty() ? List.of(result) : result.getErrors();
-        for (OutputUnit unit : units) {
-          errors.add(new JsonObject().put("field", name).put("message", unit.getError()));
-        }
+      List<Error> found = validator.validate(MAPPER.valueToTree(value));
+      if (!found.isEmpty()) {
+        found.forEach(error -> errors.add(new JsonObject().put("field", name).put("message", error.getMessage())));
         return;
       }
       values.put(name, value);

@@ -146,7 +146,7 @@ final class Dispatcher {
   }
 
   private Future<Integer> claim(String queue, List<Long> ids) {
-    return pool.preparedQuery(TaskSql.CLAIM).execute(Tuple.of(ids.toArray(new Long[0]), leaseMs, node)).compose(rows -> {
+    return pool.preparedQuery(TaskSql.CLAIM).execute(Tuple.of(inLockOrder(ids), leaseMs, node)).compose(rows -> {
       Set<Long> claimed = new java.util.HashSet<>();
       for (Row row : rows) {
         claimed.add(row.getLong("id"));
@@ -266,6 +266,7 @@ final class Dispatcher {
     }
     List<Success> batch = new ArrayList<>(successes);
     successes.clear();
+    batch.sort(java.util.Comparator.comparingLong(success -> success.id));  // lock order: see inLockOrder
     Long[] ids = new Long[batch.size()];
     Integer[] attempts = new Integer[batch.size()];
     String[] results = new String[batch.size()];
@@ -297,6 +298,17 @@ final class Dispatcher {
         batch.forEach(success -> inFlight.remove(success.id));
         poll();
       });
+  }
+
+  /**
+   * Ids sorted ascending. Every statement that updates many tasks (claim, succeed, renew) walks
+   * its ids in this order, so two of them never lock the same rows in opposite orders (a
+   * renewal and a success batch did deadlock before).
+   */
+  private static Long[] inLockOrder(java.util.Collection<Long> ids) {
+    Long[] sorted = ids.toArray(new Long[0]);
+    java.util.Arrays.sort(sorted);
+    return sorted;
   }
 
   private static final class Success {
@@ -336,7 +348,7 @@ final class Dispatcher {
   private void renew() {
     Map<String, List<Long>> byQueue = new HashMap<>();
     inFlight.forEach((id, holder) -> byQueue.computeIfAbsent((String) holder[0], q -> new ArrayList<>()).add(id));
-    byQueue.forEach((queue, ids) -> pool.preparedQuery(TaskSql.RENEW).execute(Tuple.of(ids.toArray(new Long[0]), leaseMs, node))
+    byQueue.forEach((queue, ids) -> pool.preparedQuery(TaskSql.RENEW).execute(Tuple.of(inLockOrder(ids), leaseMs, node))
       .compose(ignored -> backlog.renew(queue, ids, leaseMs))
       .onFailure(error -> log.warn("renewing leases failed: {}", error.toString())));
   }
@@ -344,7 +356,7 @@ final class Dispatcher {
   private void promote() {
     for (String queue : new ArrayList<>(queues)) {
       backlog.promote(queue).compose(ids -> ids.isEmpty() ? Future.succeededFuture()
-          : pool.preparedQuery(TaskSql.MARK_QUEUED).execute(Tuple.of((Object) ids.toArray(new Long[0]))).map(rows -> {
+          : pool.preparedQuery(TaskSql.MARK_QUEUED).execute(Tuple.of((Object) inLockOrder(ids))).map(rows -> {
             rows.forEach(row -> events.changed(TaskJson.task(row)));
             poll();
             return null;
@@ -463,7 +475,7 @@ final class Dispatcher {
         return Future.succeededFuture();
       }
       Map<Long, Object[]> left = new HashMap<>(inFlight);
-      return pool.preparedQuery(TaskSql.RETURN_LEASES).execute(Tuple.of(left.keySet().toArray(new Long[0]), node))
+      return pool.preparedQuery(TaskSql.RETURN_LEASES).execute(Tuple.of(inLockOrder(left.keySet()), node))
         .compose(rows -> {
           List<Future<?>> pushes = new ArrayList<>();
           for (Row row : rows) {

@@ -10,6 +10,16 @@ final class TaskSql {
     + "timeout_ms, run_at, lease_until, leased_by, last_error, result, progress, idempotency_key, schedule_id, "
     + "created_at, updated_at, queued_at, started_at, finished_at";
 
+  /**
+   * Status tests for the statements that take a list of ids, written as what the status is not,
+   * so that no partial index (tasks_waiting, tasks_leased) matches them: the planner then looks
+   * each id up by primary key. Written plainly, it would walk the whole partial index (a hash
+   * join), because its statistics say the index is nearly empty just when the backlog is large.
+   */
+  private static final String WAITING_ROW = "t.status NOT IN ('running', 'succeeded', 'failed', 'dead', 'cancelled')";
+  private static final String RUNNING_ROW = "t.status NOT IN ('scheduled', 'queued', 'succeeded', 'failed', 'dead', 'cancelled')";
+  private static final String SCHEDULED_ROW = "t.status NOT IN ('queued', 'running', 'succeeded', 'failed', 'dead', 'cancelled')";
+
   /** $1 owner … $10 idempotency key, $11 schedule id, $12 occurrence; status from run_at. */
   static final String INSERT =
     "INSERT INTO tasks (owner_id, type, queue, priority, payload, max_attempts, backoff, timeout_ms, run_at, "
@@ -57,24 +67,20 @@ final class TaskSql {
     "UPDATE tasks t SET status = 'running', attempts = attempts + 1, lease_until = now() + $2 * interval '1 millisecond', "
       + "leased_by = $3, started_at = now(), finished_at = NULL, updated_at = now() "
       + "FROM unnest($1::bigint[]) AS c (id) "
-      + "WHERE t.id = c.id AND t.status IN ('queued', 'scheduled') AND t.run_at <= now() RETURNING " + qualified();
+      + "WHERE t.id = c.id AND " + WAITING_ROW + " AND t.run_at <= now() RETURNING " + qualified();
 
-  /**
-   * Statements on a handful of ids join them through unnest, so the plan is one primary-key
-   * lookup per id; "id = ANY($1)" let the planner walk the whole waiting index instead.
-   */
+  /** Statements on many ids join them through unnest (with a status test from above): one primary-key lookup per id. */
   private static String qualified() {
     return COLUMNS.replaceAll("(^|, )(\\w+)", "$1t.$2");
   }
 
   /** What became of tasks that could not be claimed (still waiting but not due: they go back). */
   static final String UNCLAIMED =
-    "SELECT t.id, t.queue, t.priority, t.run_at FROM tasks t JOIN unnest($1::bigint[]) AS c (id) ON t.id = c.id "
-      + "WHERE t.status IN ('queued', 'scheduled')";
+    "SELECT t.id, t.queue, t.priority, t.run_at FROM tasks t JOIN unnest($1::bigint[]) AS c (id) ON t.id = c.id WHERE " + WAITING_ROW;
 
   static final String RENEW =
     "UPDATE tasks t SET lease_until = now() + $2 * interval '1 millisecond' FROM unnest($1::bigint[]) AS c (id) "
-      + "WHERE t.id = c.id AND t.status = 'running' AND t.leased_by = $3";
+      + "WHERE t.id = c.id AND " + RUNNING_ROW + " AND t.leased_by = $3";
 
   /**
    * Successes, many per statement (one commit for a batch): $1 ids, $2 attempts, $3 results as
@@ -84,11 +90,10 @@ final class TaskSql {
     "UPDATE tasks t SET status = 'succeeded', result = d.result::jsonb, lease_until = NULL, leased_by = NULL, "
       + "finished_at = now(), updated_at = now(), last_error = NULL "
       + "FROM unnest($1::bigint[], $2::int[], $3::text[]) AS d (id, attempt, result) "
-      + "WHERE t.id = d.id AND t.attempts = d.attempt AND t.status = 'running' RETURNING " + qualified();
+      + "WHERE t.id = d.id AND t.attempts = d.attempt AND " + RUNNING_ROW + " RETURNING " + qualified();
 
   /** Which of these ids PostgreSQL still has waiting (the reconciler's second look). */
-  static final String STILL_WAITING = "SELECT t.id FROM tasks t JOIN unnest($1::bigint[]) AS c (id) ON t.id = c.id "
-    + "WHERE t.status IN ('queued', 'scheduled')";
+  static final String STILL_WAITING = "SELECT t.id FROM tasks t JOIN unnest($1::bigint[]) AS c (id) ON t.id = c.id WHERE " + WAITING_ROW;
 
   /** Fenced like SUCCEED. $3 status (queued for a retry, failed, dead), $4 error, $5 next run_at. */
   static final String FAIL =
@@ -108,12 +113,12 @@ final class TaskSql {
   static final String RETURN_LEASES =
     "UPDATE tasks t SET status = 'queued', run_at = now(), queued_at = now(), lease_until = NULL, leased_by = NULL, "
       + "updated_at = now() FROM unnest($1::bigint[]) AS c (id) "
-      + "WHERE t.id = c.id AND t.status = 'running' AND t.leased_by = $2 RETURNING " + qualified();
+      + "WHERE t.id = c.id AND " + RUNNING_ROW + " AND t.leased_by = $2 RETURNING " + qualified();
 
   /** Due scheduled tasks that Redis moved to ready: now queued. */
   static final String MARK_QUEUED =
     "UPDATE tasks t SET status = 'queued', queued_at = now(), updated_at = now() FROM unnest($1::bigint[]) AS c (id) "
-      + "WHERE t.id = c.id AND t.status = 'scheduled' RETURNING " + qualified();
+      + "WHERE t.id = c.id AND " + SCHEDULED_ROW + " RETURNING " + qualified();
 
   /** Everything waiting, for the reconciler; the newest seconds are skipped (their push may be in flight). */
   static final String WAITING =

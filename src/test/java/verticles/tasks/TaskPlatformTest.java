@@ -1,5 +1,6 @@
 package verticles.tasks;
 
+import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -182,6 +183,51 @@ class TaskPlatformTest {
     assertEquals(1, created, "one 201, the rest replays");
     assertEquals(1, ids.size());
     assertEquals(1, TestServers.scalar(databaseUrl, "SELECT count(*) FROM tasks WHERE idempotency_key = 'nightly-report'"));
+  }
+
+  @Test
+  void aBatchIsAllOrNoneAnswersInRequestOrderAndReplaysEachItemsKey() {
+    JsonObject noop = new JsonObject().put("type", "noop").put("queue", "batch");
+    io.vertx.core.json.JsonArray tasks = new JsonArray()
+      .add(noop.copy())
+      .add(noop.copy().put("idempotency_key", "batch-1"))
+      .add(noop.copy().put("idempotency_key", "batch-1"))
+      .add(noop.copy().put("delay_ms", 60_000).put("priority", 7))
+      .add(noop.copy().put("idempotency_key", "batch-2").put("payload", new JsonObject().put("echo", "fifth")));
+    Api.Reply first = api.post("/api/v1/tasks/batch", new JsonObject().put("tasks", tasks), admin);
+    assertEquals(201, first.status, first.toString());
+    JsonArray items = first.json().getJsonArray("items");
+    assertEquals(5, items.size());
+    assertEquals(items.getJsonObject(1).getLong("id"), items.getJsonObject(2).getLong("id"), "one task per key, even inside one batch");
+    assertEquals(List.of(false, false, true, false, false), items.stream().map(item -> ((JsonObject) item).getBoolean("replayed")).toList());
+    assertEquals(4, items.stream().map(item -> ((JsonObject) item).getLong("id")).distinct().count());
+    assertEquals("scheduled", items.getJsonObject(3).getString("status"));
+    JsonObject delayed = task(items.getJsonObject(3).getLong("id"));
+    assertEquals(7, delayed.getInteger("priority"), "answers are in request order: " + delayed.encode());
+    long fifth = items.getJsonObject(4).getLong("id");
+    TestServers.await("the batch ran", Duration.ofSeconds(10), () -> "succeeded".equals(task(fifth).getString("status")));
+    assertEquals("fifth", task(fifth).getJsonObject("result").getString("echo"));
+
+    Api.Reply again = api.post("/api/v1/tasks/batch", new JsonObject().put("tasks", new JsonArray()
+      .add(noop.copy().put("idempotency_key", "batch-2")).add(noop.copy().put("idempotency_key", "batch-3"))), admin);
+    assertEquals(201, again.status, again.toString());
+    assertEquals(fifth, again.json().getJsonArray("items").getJsonObject(0).getLong("id"));
+    assertTrue(again.json().getJsonArray("items").getJsonObject(0).getBoolean("replayed"));
+    Api.Reply onlyReplays = api.post("/api/v1/tasks/batch", new JsonObject().put("tasks", new JsonArray()
+      .add(noop.copy().put("idempotency_key", "batch-3"))), admin);
+    assertEquals(200, onlyReplays.status, onlyReplays.toString());
+
+    // One bad item refuses the whole batch, naming the item; nothing of it is kept.
+    Api.Reply bad = api.post("/api/v1/tasks/batch", new JsonObject().put("tasks", new JsonArray()
+      .add(noop.copy().put("idempotency_key", "batch-4")).add(new JsonObject().put("type", "no-such-type"))), admin);
+    assertEquals(400, bad.status, bad.toString());
+    assertEquals("tasks.1.type", bad.json().getJsonArray("errors").getJsonObject(0).getString("field"));
+    Api.Reply tooMany = api.post("/api/v1/tasks/batch", new JsonObject().put("tasks",
+      new JsonArray(java.util.Collections.nCopies(1001, noop))), admin);
+    assertEquals(400, tooMany.status, tooMany.toString());
+    assertTrue(tooMany.toString().contains("tasks"), tooMany.toString());
+    assertEquals(0, TestServers.scalar(databaseUrl, "SELECT count(*) FROM tasks WHERE idempotency_key = 'batch-4'"));
+    assertEquals(1, TestServers.scalar(databaseUrl, "SELECT count(*) FROM tasks WHERE idempotency_key = 'batch-1'"));
   }
 
   @Test
