@@ -10,12 +10,14 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collections;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Properties;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -34,43 +36,56 @@ import java.util.regex.Pattern;
  *
  * <pre>
  *   java bench/TasksBench.java --url http://127.0.0.1:PORT --pg postgresql://postgres@127.0.0.1:PGPORT/postgres
- *        --out pulse.properties [--n 20000] [--half-n 20000] [--warmup 12000] [--concurrency 64]
+ *        --out pulse.properties [--n 20000] [--half-n 20000] [--warmup 12000] [--batch 1] [--concurrency 64]
  *        [--half-max-in-flight 1024] [--half-max-seconds 40] [--half-rate R]
+ *        [--single-n 0] [--single-concurrency 64]
  *        [--pids pulse=PID:self,postgres=PID:tree,redis=PID:tree] [--clk-tck 100] [--timeout 150]
  * </pre>
  *
- * Every task is {@code POST /api/v1/tasks {"type":"noop","queue":"bench"}} (201, status "queued")
- * into the queue {@code bench}, which is never paused: the node's dispatcher runs the tasks while
- * they are being submitted. The phases follow each other, each one ending when all its tasks are
- * 'succeeded' in PostgreSQL; a phase's tasks are told apart by their id range.
+ * <p>With {@code --batch 1} (the default) every task is its own request, {@code POST /api/v1/tasks
+ * {"type":"noop","queue":"bench"}} (201, status "queued"). With {@code --batch B} above 1 every
+ * request is {@code POST /api/v1/tasks/batch {"tasks":[{"type":"noop","queue":"bench"}, ...]}}
+ * carrying up to B such tasks (201, one item per task, each with status "queued"); a request that
+ * gets anything else counts all its tasks as errors. The tasks go into the queue {@code bench},
+ * which is never paused: the node's dispatcher runs the tasks while they are being submitted. The
+ * phases follow each other, each one ending when all its tasks are 'succeeded' in PostgreSQL; a
+ * phase's tasks are told apart by their id range.
  *
  * <ol>
  *   <li>Logs in (the node's admin: ADMIN_USERNAME bench / bench-password-1).
  *   <li>Warm-up, not measured: {@code --warmup} tasks, submitted like the full-load phase, until
  *       all succeeded (JIT, connection pools, Lua scripts loaded).
  *   <li>Full load ({@code full}): {@code --n} tasks submitted as fast as the API allows,
- *       {@code --concurrency} requests in flight (one thread each, closed loop), until all have
- *       succeeded (the succeeded count polled with psql every 200 ms). Throughput: N ÷ (first
- *       submit → the largest {@code finished_at}).
+ *       {@code --concurrency} requests in flight (one thread each, closed loop; each request
+ *       carries B tasks, the last one fewer), until all have succeeded (the succeeded count polled
+ *       with psql every 200 ms). Throughput: N ÷ (first submit → the largest {@code finished_at}).
  *   <li>Half load ({@code half}): {@code --half-n} tasks submitted open loop at half the
- *       full-load throughput, one every 1/rate s on a fixed schedule (a late submit does not
- *       push the later ones back), up to {@code --half-max-in-flight} requests outstanding, until
- *       all have succeeded. Fewer tasks when {@code --half-n} at that rate would take longer than
+ *       full-load throughput: task i is due at start + i/rate whatever became of the earlier ones,
+ *       up to {@code --half-max-in-flight} requests outstanding, until all have succeeded. With
+ *       B = 1 each task leaves at its own time; with B above 1 a sender loop wakes about every
+ *       millisecond and sends the tasks that have come due, up to B per request (several requests
+ *       when more are due). Fewer tasks when {@code --half-n} at that rate would take longer than
  *       {@code --half-max-seconds}: rate × that many seconds. {@code --half-rate} sets the rate
  *       instead (a diagnostic knob: the phase is then not the issue's half load).
+ *   <li>Single submits ({@code single}), only when {@code --single-n} is above 0: that many tasks,
+ *       one {@code POST /api/v1/tasks} each, {@code --single-concurrency} in flight (closed loop),
+ *       measured like the full-load phase. No warm-up of its own: it runs after the others.
  * </ol>
+ *
+ * <p>Submit latency is per request (one task, or one batch). For the paced phase, the schedule lag
+ * of a request is how late it left against the due time of its oldest task.
  *
  * <p>For each phase, the enqueue-to-start latency of every task is {@code started_at -
  * created_at}, both PostgreSQL's clock, read with psql afterwards; p50/p90/p99/max over the
- * phase's tasks. Also per phase, from the same rows: how many CLAIM statements and SUCCEED
- * batches ran (distinct {@code started_at} / {@code finished_at}: one statement stamps all its
- * rows with its transaction's now()), and {@code finished_at - started_at} (how long a task holds
+ * phase's tasks. Also per phase, from the same rows: how many INSERT statements, CLAIM statements
+ * and SUCCEED batches ran (distinct {@code created_at} / {@code started_at} / {@code finished_at}:
+ * one statement stamps all its rows with its transaction's now()), and {@code finished_at - started_at} (how long a task holds
  * one of the node's TASK_NODE_CONCURRENCY slots, at least). For each measured window it also
  * reads the CPU time of the node's processes from /proc ({@code --pids}: {@code :self} counts the
  * process alone, {@code :tree} also its children, live and reaped; for the group "pulse" also
  * its JIT compiler threads apart), of this JVM and of the machine. At the end: whether autovacuum
  * ran on {@code tasks}. Writes everything to {@code --out} as properties (keys {@code full.*},
- * {@code half.*}, {@code cpu.full.*}, {@code cpu.half.*}, {@code tasks_table.*}); progress goes to
+ * {@code half.*}, {@code single.*}, {@code cpu.PHASE.*}, {@code tasks_table.*}); progress goes to
  * stderr. Exit status 0 when every request and every task went as expected, 3 when some did not
  * (the numbers are still written), 1 when the set-up failed.
  */
@@ -78,12 +93,17 @@ public class TasksBench {
 
   static final String QUEUE = "bench";
   static final String BODY = "{\"type\":\"noop\",\"queue\":\"" + QUEUE + "\"}";
+  /** One per accepted task in a batch answer ({"items":[{"id":..,"status":"queued","replayed":false}, ...]}). */
+  static final Pattern QUEUED = Pattern.compile("\"status\"\\s*:\\s*\"queued\"");
 
   static HttpClient http;
-  static HttpRequest submitRequest;
+  static HttpRequest submitRequest;  // POST /api/v1/tasks, one task
+  static final Map<Integer, HttpRequest> batchRequests = new ConcurrentHashMap<>();  // POST /api/v1/tasks/batch by task count
+  static String token;
   static String url;
   static String pg;
   static int concurrency;
+  static long halfTickNanos;  // the batched half-load sender wakes this often
   static long timeoutMs;
   static Map<String, String> pids;
   static long clkTck;
@@ -96,10 +116,14 @@ public class TasksBench {
     int n = Integer.parseInt(options.getOrDefault("n", "20000"));
     int halfN = Integer.parseInt(options.getOrDefault("half-n", String.valueOf(n)));
     int warmup = Integer.parseInt(options.getOrDefault("warmup", "12000"));
+    int batch = Integer.parseInt(options.getOrDefault("batch", "1"));  // tasks per request; 1: POST /api/v1/tasks
     concurrency = Integer.parseInt(options.getOrDefault("concurrency", "64"));
     int halfMaxInFlight = Integer.parseInt(options.getOrDefault("half-max-in-flight", "1024"));
     double halfMaxSeconds = Double.parseDouble(options.getOrDefault("half-max-seconds", "40"));
     double halfRate = Double.parseDouble(options.getOrDefault("half-rate", "0"));  // 0: half the full-load throughput
+    halfTickNanos = (long) (Double.parseDouble(options.getOrDefault("half-tick-ms", "1")) * 1_000_000);
+    int singleN = Integer.parseInt(options.getOrDefault("single-n", "0"));  // 0: no single-submit phase
+    int singleConcurrency = Integer.parseInt(options.getOrDefault("single-concurrency", "64"));
     timeoutMs = Long.parseLong(options.getOrDefault("timeout", "150")) * 1000;
     clkTck = Long.parseLong(options.getOrDefault("clk-tck", "100"));
     pids = new LinkedHashMap<>();
@@ -108,6 +132,9 @@ public class TasksBench {
         String[] kv = spec.split("=", 2);
         pids.put(kv[0], kv[1]);
       }
+    }
+    if (batch < 1 || batch > 1000) {
+      die("--batch must be 1..1000 (the batch endpoint takes up to 1000 tasks), not %d", batch);
     }
 
     http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(5))
@@ -123,39 +150,49 @@ public class TasksBench {
     if (login.statusCode() != 200 || !tokenMatch.find()) {
       die("login answered %d: %s", login.statusCode(), login.body());
     }
+    token = tokenMatch.group(1);
     submitRequest = HttpRequest.newBuilder(URI.create(url + "/api/v1/tasks"))
-      .header("Content-Type", "application/json").header("Authorization", "Bearer " + tokenMatch.group(1))
+      .header("Content-Type", "application/json").header("Authorization", "Bearer " + token)
       .timeout(Duration.ofSeconds(30))
       .POST(HttpRequest.BodyPublishers.ofString(BODY)).build();
+    String how = batch == 1 ? "one POST per task" : "in batches of " + batch;
 
     // ---- warm-up (not measured)
     if (warmup > 0) {
-      log("warm-up: %d tasks, %d in flight, until all succeeded", warmup, concurrency);
+      log("warm-up: %d tasks %s, %d requests in flight, until all succeeded", warmup, how, concurrency);
       long from = maxId();
-      Submitted warm = closedLoop(warmup);
+      Submitted warm = closedLoop(warmup, batch, concurrency);
       long to = maxId();
       long seen = waitSucceeded(from, to, warmup);
       if (warm.errors.get() > 0 || seen != warmup) {
-        die("warm-up went wrong: %d submit errors, %d of %d succeeded; first error: %s", warm.errors.get(), seen, warmup,
-          warm.firstError);
+        die("warm-up went wrong: %d tasks not accepted, %d of %d succeeded; first error: %s", warm.errors.get(), seen,
+          warmup, warm.firstError);
       }
     }
 
     // ---- full load: as fast as the API allows
-    log("full load: %d tasks, %d submits in flight, until all succeeded", n, concurrency);
-    double fullRate = phase(result, "full", n, 0, 0);
+    log("full load: %d tasks %s, %d requests in flight, until all succeeded", n, how, concurrency);
+    double fullRate = phase(result, "full", n, 0, 0, batch, concurrency);
     clean &= ok(result, "full", n);
 
     // ---- half load: paced at half the full-load throughput
     double rate = halfRate > 0 ? halfRate : fullRate / 2;
     halfN = (int) Math.max(1, Math.min(halfN, Math.round(rate * halfMaxSeconds)));
-    log("half load: %d tasks paced at %.0f/s (half of %.0f/s), open loop, up to %d in flight", halfN, rate, fullRate,
-      halfMaxInFlight);
-    phase(result, "half", halfN, rate, halfMaxInFlight);
+    log("half load: %d tasks paced at %.0f/s (half of %.0f/s), open loop, %s, up to %d requests in flight", halfN, rate,
+      fullRate, batch == 1 ? "one POST per task" : "up to " + batch + " per request", halfMaxInFlight);
+    phase(result, "half", halfN, rate, halfMaxInFlight, batch, concurrency);
     clean &= ok(result, "half", halfN);
     if (Double.parseDouble(result.getProperty("half.max_lag_ms")) > 100) {
       log("half load: the schedule slipped (a submit left %s ms late): the offered rate was not held",
         result.getProperty("half.max_lag_ms"));
+    }
+
+    // ---- single submits: one POST /api/v1/tasks per task, as fast as the API allows
+    if (singleN > 0) {
+      log("single submits: %d tasks, one POST per task, %d requests in flight, until all succeeded", singleN,
+        singleConcurrency);
+      phase(result, "single", singleN, 0, 0, 1, singleConcurrency);
+      clean &= ok(result, "single", singleN);
     }
 
     // Did autovacuum clean the tasks table during the run? (Until it does, every task ever queued
@@ -171,15 +208,18 @@ public class TasksBench {
   }
 
   /**
-   * One measured phase: submits n tasks (closed loop when rate is 0, else paced at rate/s), waits
-   * until all succeeded, and records its figures under the prefix. Returns its throughput.
+   * One measured phase: submits n tasks, `perRequest` per request (closed loop with `inFlight`
+   * requests when rate is 0, else paced at rate/s with up to maxInFlight requests outstanding),
+   * waits until all succeeded, and records its figures under the prefix. Returns its throughput.
    */
-  static double phase(Properties result, String prefix, int n, double rate, int maxInFlight) throws Exception {
+  static double phase(Properties result, String prefix, int n, double rate, int maxInFlight, int perRequest, int inFlight)
+      throws Exception {
     long from = maxId();
     Map<String, Long> cpu0 = cpu();
     long wall0 = System.currentTimeMillis();
     long t0 = System.nanoTime();
-    Submitted sub = rate > 0 ? paced(n, rate, maxInFlight) : closedLoop(n);
+    Submitted sub = rate == 0 ? closedLoop(n, perRequest, inFlight)
+      : perRequest == 1 ? paced(n, rate, maxInFlight) : pacedBatches(n, rate, maxInFlight, perRequest);
     long submitNanos = System.nanoTime() - t0;
     long to = maxId();  // every answered submit is committed: its row is in
     long rows = scalar("select count(*) from tasks where queue = '" + QUEUE + "' and id > " + from + " and id <= " + to);
@@ -191,23 +231,31 @@ public class TasksBench {
     long notSucceeded = scalar("select count(*) from tasks where " + range + " and status <> 'succeeded'");
     long retried = scalar("select count(*) from tasks where " + range + " and attempts > 1");
     // One CLAIM statement stamps all its tasks with the same started_at (its transaction's now()),
-    // one SUCCEED batch all its tasks with the same finished_at: distinct values count the statements.
+    // one SUCCEED batch all its tasks with the same finished_at, one INSERT (a single submit, or a
+    // whole batch request) all its tasks with the same created_at: distinct values count the statements.
     double[] batches = column("select count(distinct started_at) from tasks where " + range
       + " union all select count(distinct finished_at) from tasks where " + range
       + " union all select coalesce(avg(extract(epoch from finished_at - started_at)) * 1000, 0) from tasks where " + range
       + " union all select coalesce(percentile_cont(0.5) within group (order by extract(epoch from finished_at - started_at)) * 1000, 0)"
-      + " from tasks where " + range);
+      + " from tasks where " + range
+      + " union all select count(distinct created_at) from tasks where " + range);
     double[] waits = column("select extract(epoch from started_at - created_at) * 1000 from tasks where " + range
       + " and started_at is not null");
     Arrays.sort(waits);
     double seconds = (lastFinished - wall0) / 1e3;
     double submitSeconds = submitNanos / 1e9;
+    int requests = sub.requests.get();
 
     result.setProperty(prefix + ".n", String.valueOf(n));
+    result.setProperty(prefix + ".batch", String.valueOf(perRequest));
+    result.setProperty(prefix + ".concurrency", String.valueOf(rate == 0 ? inFlight : maxInFlight));
     result.setProperty(prefix + ".target_rate", fmt(rate));
     result.setProperty(prefix + ".submit.seconds", fmt(submitSeconds));
     result.setProperty(prefix + ".submit.jobs_per_s", fmt(sub.ok.get() / submitSeconds));
-    // Paced: the rate the schedule achieved, from the first submit sent to the last one sent.
+    result.setProperty(prefix + ".submit.requests", String.valueOf(requests));
+    result.setProperty(prefix + ".submit.requests_per_s", fmt(requests / submitSeconds));
+    result.setProperty(prefix + ".submit.tasks_per_request", fmt(requests == 0 ? 0 : (double) n / requests));
+    // Paced: the rate the schedule achieved, from the first request sent to the last one sent.
     result.setProperty(prefix + ".submit.achieved_rate",
       fmt(sub.lastSent > sub.firstSent ? (n - 1) / ((sub.lastSent - sub.firstSent) / 1e9) : sub.ok.get() / submitSeconds));
     result.setProperty(prefix + ".max_lag_ms", fmt(sub.maxLag.get() / 1e6));
@@ -231,13 +279,16 @@ public class TasksBench {
     result.setProperty(prefix + ".e2s.max_ms", fmt(waits.length == 0 ? 0 : waits[waits.length - 1]));
     result.setProperty(prefix + ".claims", String.valueOf((long) batches[0]));
     result.setProperty(prefix + ".success_writes", String.valueOf((long) batches[1]));
+    result.setProperty(prefix + ".inserts", String.valueOf((long) batches[4]));
     result.setProperty(prefix + ".run.mean_ms", fmt(batches[2]));
     result.setProperty(prefix + ".run.p50_ms", fmt(batches[3]));
     putCpu(result, prefix, cpu0, cpu1, (t1 - t0) / 1e9);
-    log("%s: %d submits in %.2f s (%.0f/s), %d errors; all %d succeeded %.2f s after the first submit: %.0f tasks/s; "
+    log("%s: %d tasks accepted in %.2f s (%.0f/s) by %d requests (%.0f/s, up to %d tasks each), %d tasks not accepted; "
+        + "all %d succeeded %.2f s after the first submit: %.0f tasks/s; "
         + "enqueue-to-start p50 %.2f ms, p99 %.2f ms; %d not succeeded, %d needed a second attempt",
-      prefix, sub.ok.get(), submitSeconds, sub.ok.get() / submitSeconds, sub.errors.get(), succeeded, seconds,
-      succeeded / seconds, percentile(waits, 50), percentile(waits, 99), notSucceeded, retried);
+      prefix, sub.ok.get(), submitSeconds, sub.ok.get() / submitSeconds, requests, requests / submitSeconds, perRequest,
+      sub.errors.get(), succeeded, seconds, succeeded / seconds, percentile(waits, 50), percentile(waits, 99), notSucceeded,
+      retried);
     return succeeded / seconds;
   }
 
@@ -250,9 +301,12 @@ public class TasksBench {
 
   // ---------------------------------------------------------------- HTTP
 
+  /** What became of a phase's requests: tasks accepted and not, latency per request, the schedule's lag. */
   static final class Submitted {
-    final AtomicInteger ok = new AtomicInteger();
-    final AtomicInteger errors = new AtomicInteger();
+    final AtomicInteger ok = new AtomicInteger();        // tasks accepted (201, status "queued")
+    final AtomicInteger errors = new AtomicInteger();    // tasks whose request got anything else
+    final AtomicInteger requests = new AtomicInteger();  // requests sent
+    final AtomicInteger answered = new AtomicInteger();  // requests answered as expected: their latencies
     final AtomicLong maxLag = new AtomicLong();
     final AtomicInteger maxInFlight = new AtomicInteger();
     volatile String firstError;
@@ -261,43 +315,73 @@ public class TasksBench {
     final long[] nanos;
 
     Submitted(int n) {
-      nanos = new long[n];
+      nanos = new long[n];  // at most one request per task
     }
 
-    void answered(long start, int status, String body, Throwable failure) {
+    /** The answer to a request that carried `size` tasks (batched: to POST /api/v1/tasks/batch). */
+    void answered(long start, int size, boolean batched, int status, String body, Throwable failure) {
       String error = failure != null ? failure.toString()
-        : status != 201 || !body.contains("\"queued\"") ? status + " " + body : null;
+        : status != 201 ? status + " " + body
+        : !batched && !body.contains("\"queued\"") ? status + " " + body
+        : batched && count(QUEUED, body) != size ? status + " with " + count(QUEUED, body) + " of " + size + " queued: " + body
+        : null;
       if (error == null) {
-        nanos[ok.getAndIncrement()] = System.nanoTime() - start;
-      } else if (errors.getAndIncrement() == 0) {
-        firstError = error;
+        ok.addAndGet(size);
+        nanos[answered.getAndIncrement()] = System.nanoTime() - start;
+      } else if (errors.getAndAdd(size) == 0) {
+        firstError = error.length() > 500 ? error.substring(0, 500) + "..." : error;
       }
     }
 
-    /** Latencies of the answered (201) requests, sorted. */
+    /** Latencies of the requests answered as expected, sorted. */
     long[] latencies() {
-      long[] all = Arrays.copyOf(nanos, Math.min(ok.get(), nanos.length));
+      long[] all = Arrays.copyOf(nanos, Math.min(answered.get(), nanos.length));
       Arrays.sort(all);
       return all;
     }
   }
 
-  /** Submits n tasks, `concurrency` in flight: each of as many threads sends its next as soon as its last one answered. */
-  static Submitted closedLoop(int n) throws Exception {
+  /** POST /api/v1/tasks/batch carrying `size` noop tasks. */
+  static HttpRequest batchRequest(int size) {
+    String body = "{\"tasks\":[" + String.join(",", Collections.nCopies(size, BODY)) + "]}";
+    return HttpRequest.newBuilder(URI.create(url + "/api/v1/tasks/batch"))
+      .header("Content-Type", "application/json").header("Authorization", "Bearer " + token)
+      .timeout(Duration.ofSeconds(30))
+      .POST(HttpRequest.BodyPublishers.ofString(body)).build();
+  }
+
+  /**
+   * The request for `size` tasks: POST /api/v1/tasks when perRequest is 1, else a batch request,
+   * built once per size (requests are immutable; the paced phase sends many small ones).
+   */
+  static HttpRequest request(int perRequest, int size) {
+    if (perRequest == 1) {
+      return submitRequest;
+    }
+    return batchRequests.computeIfAbsent(size, TasksBench::batchRequest);
+  }
+
+  /**
+   * Submits n tasks, perRequest per request (the last request fewer), `inFlight` requests in
+   * flight: each of as many threads sends its next request as soon as its last one answered.
+   */
+  static Submitted closedLoop(int n, int perRequest, int inFlight) throws Exception {
     Submitted result = new Submitted(n);
-    AtomicInteger next = new AtomicInteger();
-    ExecutorService workers = Executors.newFixedThreadPool(concurrency);
+    AtomicInteger next = new AtomicInteger();  // the first task of the next request
+    ExecutorService workers = Executors.newFixedThreadPool(inFlight);
     List<Future<?>> futures = new ArrayList<>();
-    result.maxInFlight.set(concurrency);
-    for (int w = 0; w < concurrency; w++) {
+    result.maxInFlight.set(inFlight);
+    for (int w = 0; w < inFlight; w++) {
       futures.add(workers.submit(() -> {
-        while (next.getAndIncrement() < n) {
+        for (int first = next.getAndAdd(perRequest); first < n; first = next.getAndAdd(perRequest)) {
+          int size = Math.min(perRequest, n - first);
+          result.requests.incrementAndGet();
           long start = System.nanoTime();
           try {
-            HttpResponse<String> response = http.send(submitRequest, HttpResponse.BodyHandlers.ofString());
-            result.answered(start, response.statusCode(), response.body(), null);
+            HttpResponse<String> response = http.send(request(perRequest, size), HttpResponse.BodyHandlers.ofString());
+            result.answered(start, size, perRequest > 1, response.statusCode(), response.body(), null);
           } catch (IOException | InterruptedException e) {
-            result.answered(start, 0, null, e);
+            result.answered(start, size, perRequest > 1, 0, null, e);
           }
         }
         return null;
@@ -312,8 +396,8 @@ public class TasksBench {
   }
 
   /**
-   * Submits n tasks open loop at `rate` per second: the i-th leaves at start + i/rate whatever
-   * became of the earlier ones (asynchronous sends), as long as fewer than maxInFlight are
+   * Submits n tasks open loop at `rate` per second, one POST each: the i-th leaves at start + i/rate
+   * whatever became of the earlier ones (asynchronous sends), as long as fewer than maxInFlight are
    * outstanding. Records how late a submit left against its schedule, at most.
    */
   static Submitted paced(int n, double rate, int maxInFlight) throws Exception {
@@ -332,10 +416,12 @@ public class TasksBench {
         result.firstSent = sent;
       }
       result.lastSent = sent;
+      result.requests.incrementAndGet();
       result.maxLag.accumulateAndGet(sent - due, Math::max);
       result.maxInFlight.accumulateAndGet(maxInFlight - permits.availablePermits(), Math::max);
       http.sendAsync(submitRequest, HttpResponse.BodyHandlers.ofString()).whenComplete((response, failure) -> {
-        result.answered(sent, response == null ? 0 : response.statusCode(), response == null ? null : response.body(), failure);
+        result.answered(sent, 1, false, response == null ? 0 : response.statusCode(), response == null ? null : response.body(),
+          failure);
         permits.release();
         answered.countDown();
       });
@@ -344,6 +430,61 @@ public class TasksBench {
       die("%d paced submits still unanswered 60 s after the last was sent", answered.getCount());
     }
     return result;
+  }
+
+  /**
+   * Submits n tasks open loop at `rate` per second in batches: task i is due at start + i/rate
+   * whatever became of the earlier ones. A sender loop wakes every --half-tick-ms (or at the
+   * next due time, when that is later) and sends every task that has come due, up to perRequest
+   * per request (several requests when more are due), asynchronously, as long as fewer than
+   * maxInFlight requests are outstanding. A request's lag is how late it left against the due time
+   * of its oldest task; records the largest.
+   */
+  static Submitted pacedBatches(int n, double rate, int maxInFlight, int perRequest) throws Exception {
+    Submitted result = new Submitted(n);
+    Semaphore permits = new Semaphore(maxInFlight);  // all back: every request answered
+    long start = System.nanoTime();
+    int i = 0;  // the next task to send
+    while (i < n) {
+      // Tasks 0 .. due-1 have come due (task k at start + k/rate).
+      int due = (int) Math.min(n, (long) Math.floor((System.nanoTime() - start) * rate / 1e9) + 1);
+      while (i < due) {
+        int size = Math.min(perRequest, due - i);
+        permits.acquire();
+        long sent = System.nanoTime();
+        if (i == 0) {
+          result.firstSent = sent;
+        }
+        result.lastSent = sent;
+        result.requests.incrementAndGet();
+        result.maxLag.accumulateAndGet(sent - (start + (long) (i * 1e9 / rate)), Math::max);
+        result.maxInFlight.accumulateAndGet(maxInFlight - permits.availablePermits(), Math::max);
+        http.sendAsync(request(perRequest, size), HttpResponse.BodyHandlers.ofString()).whenComplete((response, failure) -> {
+          result.answered(sent, size, true, response == null ? 0 : response.statusCode(),
+            response == null ? null : response.body(), failure);
+          permits.release();
+        });
+        i += size;
+      }
+      if (i < n) {
+        // Sleep one tick, or until the next task is due when that is later.
+        long next = start + (long) (i * 1e9 / rate);
+        LockSupport.parkNanos(Math.max(halfTickNanos, next - System.nanoTime()));
+      }
+    }
+    if (!permits.tryAcquire(maxInFlight, 60, TimeUnit.SECONDS)) {
+      die("%d paced batch requests still unanswered 60 s after the last was sent",
+        maxInFlight - permits.availablePermits());
+    }
+    return result;
+  }
+
+  static int count(Pattern pattern, String text) {
+    int found = 0;
+    for (Matcher m = pattern.matcher(text); m.find(); ) {
+      found++;
+    }
+    return found;
   }
 
   // ---------------------------------------------------------------- PostgreSQL (psql)

@@ -5,32 +5,49 @@
 #   bench/tasks.sh
 #
 # Starts a throw-away node (embedded PostgreSQL 17 and Redis, everything on 127.0.0.1, data in a
-# temp dir deleted afterwards; TASK_NODE_CONCURRENCY=64). Pulse side (bench/TasksBench.java):
-# no-op tasks into the queue "bench", never paused, so the dispatcher runs them while they arrive:
-# full load, N submitted over HTTP as fast as the API allows (64 in flight) until all N are
-# 'succeeded' in PostgreSQL; half load, N submitted open loop at half that throughput. Throughput
-# is N / (first submit -> last finished_at); enqueue-to-start per task is started_at - created_at
-# from the tasks table. BullMQ side (bench/bullmq/bench.mjs), against the node's own Redis (keys
-# "bull:*", Pulse's are "tasks:*"): the same with queue.add (64 in flight) and a Worker in its own
-# process, concurrency 16, no-op processor, until all N completed; enqueue-to-start per job is
-# processedOn - timestamp; then, as an extra row, full load with worker concurrency 64. Each side
-# has a warm-up first. Writes bench/results/tasks.md. About 80 seconds (plus npm install the
-# first time). Installs postgresql-client (psql) and curl with apt-get, and BullMQ with npm, when
-# missing. Knobs (the results are then not comparable): TASKS_N, TASKS_HALF_N, TASKS_WARMUP,
-# TASKS_CONCURRENCY, TASKS_WORKER_CONCURRENCY, TASKS_EXTRA_CONCURRENCY, TASKS_PULSE_HALF_RATE,
-# TASKS_BULLMQ_HALF_RATE.
+# temp dir deleted afterwards; TASK_NODE_CONCURRENCY=256). Pulse side (bench/TasksBench.java):
+# no-op tasks into the queue "bench", never paused, so the dispatcher runs them while they arrive,
+# submitted in batches of 100 (POST /api/v1/tasks/batch): full load, N submitted over HTTP as fast
+# as the API allows (8 batch requests in flight) until all N are 'succeeded' in PostgreSQL; half
+# load, N submitted open loop at half that throughput (every ~1 ms the tasks that came due, as one
+# batch); then 10,000 single submits (one POST /api/v1/tasks per task, 64 in flight) at full load.
+# Throughput is N / (first submit -> last finished_at); enqueue-to-start per task is started_at -
+# created_at from the tasks table. BullMQ side (bench/bullmq/bench.mjs), against the node's own
+# Redis (keys "bull:*", Pulse's are "tasks:*"): the same with queue.add (64 in flight) and a Worker
+# in its own process, concurrency 16, no-op processor, until all N completed; enqueue-to-start per
+# job is processedOn - timestamp; then, as an extra row, full load with worker concurrency 64; then
+# full load with queue.addBulk in chunks of 100 (8 calls in flight), worker concurrency 16. Each
+# side and each new worker has a warm-up first. Writes bench/results/tasks.md. About 2 minutes
+# (plus npm install the first time). Installs postgresql-client (psql) and curl with apt-get, and
+# BullMQ with npm, when missing. Knobs (the results are then not comparable): TASKS_N,
+# TASKS_HALF_N, TASKS_WARMUP, TASKS_BATCH, TASKS_BATCH_CONCURRENCY, TASKS_CONCURRENCY,
+# TASKS_NODE_CONCURRENCY, TASKS_SINGLE_N, TASKS_WORKER_CONCURRENCY, TASKS_EXTRA_CONCURRENCY,
+# TASKS_PULSE_HALF_RATE, TASKS_BULLMQ_HALF_RATE.
 set -euo pipefail
 
 N=${TASKS_N:-20000}                      # jobs per full-load phase, each side
 HALF_N=${TASKS_HALF_N:-$N}               # jobs per half-load phase (fewer if they would take over 40 s)
 WARMUP=${TASKS_WARMUP:-12000}            # jobs through each side before measuring (not counted; JIT)
-CONCURRENCY=${TASKS_CONCURRENCY:-64}     # submits/adds in flight at full load; Pulse's TASK_NODE_CONCURRENCY
+BATCH=${TASKS_BATCH:-100}                # Pulse: tasks per POST /api/v1/tasks/batch (1: one POST /api/v1/tasks each); BullMQ: jobs per addBulk
+BATCH_CONCURRENCY=${TASKS_BATCH_CONCURRENCY:-8}  # batch requests / addBulk calls in flight at full load
+CONCURRENCY=${TASKS_CONCURRENCY:-64}     # single submits / queue.add calls in flight at full load
+NODE_CONCURRENCY=${TASKS_NODE_CONCURRENCY:-256}  # Pulse's TASK_NODE_CONCURRENCY: tasks the node runs at once
+SINGLE_N=${TASKS_SINGLE_N:-10000}        # Pulse's single-submit row (one POST per task), after the batched phases (0: none)
 WORKER_CONCURRENCY=${TASKS_WORKER_CONCURRENCY:-16}  # BullMQ Worker concurrency (the issue's 16)
 EXTRA_CONCURRENCY=${TASKS_EXTRA_CONCURRENCY:-64}    # BullMQ extra full-load row with this concurrency (0: none)
 PULSE_HALF_RATE=${TASKS_PULSE_HALF_RATE:-0}        # diagnostic: pace Pulse's "half" phase at this rate instead (0: half its full load)
 BULLMQ_HALF_RATE=${TASKS_BULLMQ_HALF_RATE:-0}      # the same for BullMQ
+HALF_TICK_MS=${TASKS_HALF_TICK_MS:-1}     # Pulse's batched half load: every this many ms, the tasks that came due go as one request
 HALF_MAX_SECONDS=40                      # a half-load phase is cut to rate x this many seconds of submits
 PHASE_TIMEOUT=60                         # seconds to wait for a phase's last jobs after its last submit
+if (( BATCH > 1 )); then
+  PULSE_CONCURRENCY=$BATCH_CONCURRENCY   # Pulse's batched phases: requests in flight at full load
+  PULSE_HOW="in batches of $BATCH over HTTP, $BATCH_CONCURRENCY requests in flight"
+else
+  PULSE_CONCURRENCY=$CONCURRENCY         # no batches: the main rows are single submits already
+  PULSE_HOW="over HTTP, one POST per task, $CONCURRENCY in flight"
+  SINGLE_N=0
+fi
 
 BENCH_NAME=tasks
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"   # ROOT, JAR, JAVA, say, the node's start and cleanup
@@ -71,7 +88,7 @@ LOAD=$(load_average)
 start_node RATE_LIMIT_AUTH_PER_MINUTE=100000000 RATE_LIMIT_USER_PER_MINUTE=100000000 \
   LOG_LEVEL=WARN LOG_FORMAT=text DB_POOL_SIZE=32 \
   ADMIN_USERNAME=bench ADMIN_PASSWORD=bench-password-1 \
-  TASK_NODE_CONCURRENCY="$CONCURRENCY"
+  TASK_NODE_CONCURRENCY="$NODE_CONCURRENCY"
 wait_ready 60
 
 PG_PID=$(head -n 1 "$WORK/data/postgres/postmaster.pid" 2>/dev/null || echo 0)
@@ -90,11 +107,12 @@ PG_SETTINGS=$(psql_q "SELECT string_agg(name || '=' || setting, ', ' ORDER BY na
   WHERE name IN ('fsync', 'synchronous_commit', 'wal_sync_method')")
 
 # ---------------------------------------------------------------- Pulse
-say "Pulse: $WARMUP warm-up tasks; full load: $N tasks over HTTP ($CONCURRENCY in flight) while the dispatcher runs them; half load: paced at half that"
+say "Pulse: $WARMUP warm-up tasks; full load: $N tasks $PULSE_HOW while the dispatcher runs them; half load: paced at half that$( (( SINGLE_N > 0 )) && echo "; then $SINGLE_N single submits ($CONCURRENCY in flight)")"
 pulse_status=0
-run_child timeout 150 "$JAVA" "$ROOT/bench/TasksBench.java" --url "$URL" --pg "$PG_URL" \
-  --out "$WORK/pulse.properties" --n "$N" --half-n "$HALF_N" --warmup "$WARMUP" --concurrency "$CONCURRENCY" \
-  --half-max-seconds "$HALF_MAX_SECONDS" --half-rate "$PULSE_HALF_RATE" \
+run_child timeout 180 "$JAVA" "$ROOT/bench/TasksBench.java" --url "$URL" --pg "$PG_URL" \
+  --out "$WORK/pulse.properties" --n "$N" --half-n "$HALF_N" --warmup "$WARMUP" \
+  --batch "$BATCH" --concurrency "$PULSE_CONCURRENCY" --single-n "$SINGLE_N" --single-concurrency "$CONCURRENCY" \
+  --half-max-seconds "$HALF_MAX_SECONDS" --half-rate "$PULSE_HALF_RATE" --half-tick-ms "$HALF_TICK_MS" \
   --pids "$PIDS" --clk-tck "$HZ" --timeout "$PHASE_TIMEOUT" || pulse_status=$?
 if [[ $pulse_status -ne 0 && $pulse_status -ne 3 ]]; then
   say "the Pulse side failed (exit $pulse_status); the node's log:"
@@ -103,11 +121,12 @@ if [[ $pulse_status -ne 0 && $pulse_status -ne 3 ]]; then
 fi
 
 # ---------------------------------------------------------------- BullMQ
-say "BullMQ $BULLMQ_VERSION: Worker concurrency $WORKER_CONCURRENCY$( (( EXTRA_CONCURRENCY > 0 )) && echo " (and $EXTRA_CONCURRENCY apart)"): $WARMUP warm-up jobs; full load: $N × queue.add ($CONCURRENCY in flight) while it runs them; half load"
+say "BullMQ $BULLMQ_VERSION: Worker concurrency $WORKER_CONCURRENCY$( (( EXTRA_CONCURRENCY > 0 )) && echo " (and $EXTRA_CONCURRENCY apart)"): $WARMUP warm-up jobs; full load: $N × queue.add ($CONCURRENCY in flight) while it runs them; half load$( (( BATCH > 1 )) && echo "; then full load with queue.addBulk in chunks of $BATCH ($BATCH_CONCURRENCY in flight)")"
 bull_status=0
-run_child timeout 75 node "$BULLMQ_DIR/bench.mjs" --port "$REDIS_PORT" \
+run_child timeout 90 node "$BULLMQ_DIR/bench.mjs" --port "$REDIS_PORT" \
   --out "$WORK/bullmq.json" --n "$N" --half-n "$HALF_N" --warmup "$WARMUP" --concurrency "$CONCURRENCY" \
   --worker-concurrency "$WORKER_CONCURRENCY" --extra-concurrency "$EXTRA_CONCURRENCY" \
+  --batch "$BATCH" --batch-concurrency "$BATCH_CONCURRENCY" \
   --half-max-seconds "$HALF_MAX_SECONDS" --half-rate "$BULLMQ_HALF_RATE" \
   --pids "$PIDS" --clk-tck "$HZ" --timeout "$PHASE_TIMEOUT" || bull_status=$?
 if [[ $bull_status -ne 0 && $bull_status -ne 3 ]]; then
@@ -124,22 +143,36 @@ f1() { awk -v v="$1" 'BEGIN {printf "%.1f", v}'; }
 f2() { awk -v v="$1" 'BEGIN {printf "%.2f", v}'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (b > 0) printf "%.2f", a / b; else print "n/a"}'; }
 HAS_EXTRA=$(b "r.extra_full ? 1 : 0")
+HAS_BULK=$(b "r.bulk_full ? 1 : 0")
+HAS_SINGLE=$([[ -n "$(p single.n)" ]] && echo 1 || echo 0)
 
+# The ratio and the goal: Pulse's main full-load row (batched when BATCH > 1) against BullMQ's
+# queue.add with the issue's concurrency 16; also the single-submit row against it, and the main
+# row against BullMQ's addBulk.
 P_FULL=$(p full.jobs_per_s); B_FULL=$(b r.full.jobs_per_s)
 RATIO=$(ratio "$P_FULL" "$B_FULL")
+if (( HAS_SINGLE )); then RATIO_SINGLE=$(ratio "$(p single.jobs_per_s)" "$B_FULL"); fi
+if (( HAS_BULK )); then RATIO_BULK=$(ratio "$P_FULL" "$(b r.bulk_full.jobs_per_s)"); fi
 P_HALF_P99=$(p half.e2s.p99_ms)
 GOAL_RATIO=$(awk -v r="$RATIO" 'BEGIN {print (r != "n/a" && r + 0 >= 1.0) ? "**met**" : "**not met**"}')
 GOAL_P99=$(awk -v v="$P_HALF_P99" 'BEGIN {print (v + 0 < 10) ? "**met**" : "**not met**"}')
 if [[ $PULSE_HALF_RATE != 0 ]]; then GOAL_P99="**not judged** (TASKS_PULSE_HALF_RATE set: not half load)"; fi
+if (( BATCH > 1 )); then PULSE_NAME="Pulse (batches of $BATCH)"; else PULSE_NAME="Pulse"; fi
 
 # One row of the main table: side, load, then the values of that phase.
 # ARGS: side, load text, jobs/s, p50, p99.
 main_row() { echo "| $1 | $2 | **$(f0 "$3")** | $(f2 "$4") | $(f2 "$5") |"; }
-# Pulse's phase figures by prefix, BullMQ's by key.
+# Pulse's phase figures by prefix (full, half, single), BullMQ's by key (full, half, extra_full, bulk_full).
 pulse_main() {
   local load
-  if [[ $1 == full ]]; then
-    load="full: $(p full.n) tasks, $CONCURRENCY submits in flight (closed loop)"
+  if [[ $1 == single ]]; then
+    load="single submits (one POST per task, $(p single.concurrency) in flight), full load: $(p single.n) tasks"
+  elif [[ $1 == full && $(p full.batch) -gt 1 ]]; then
+    load="full: $(p full.n) tasks in batches of $(p full.batch) over HTTP, $(p full.concurrency) requests in flight (closed loop)"
+  elif [[ $1 == full ]]; then
+    load="full: $(p full.n) tasks, $(p full.concurrency) submits in flight (closed loop)"
+  elif [[ $(p half.batch) -gt 1 ]]; then
+    load="half: $(p half.n) tasks paced at $(f0 "$(p half.target_rate)")/s (achieved $(f0 "$(p half.submit.achieved_rate)")/s), every ~$HALF_TICK_MS ms the tasks due as one batch ($(f1 "$(p half.submit.tasks_per_request)") per request)"
   else
     load="half: $(p half.n) tasks paced at $(f0 "$(p half.target_rate)")/s (achieved $(f0 "$(p half.submit.achieved_rate)")/s)"
   fi
@@ -147,27 +180,30 @@ pulse_main() {
 }
 bull_main() {
   local load
-  if [[ $(b "r.$1.target_rate") == 0 ]]; then
+  if [[ $(b "r.$1.batch") -gt 1 ]]; then
+    load="full: $(b "r.$1.n") jobs, queue.addBulk in chunks of $(b "r.$1.batch"), $(b "r.$1.add.max_in_flight") calls in flight (closed loop)"
+  elif [[ $(b "r.$1.target_rate") == 0 ]]; then
     load="full: $(b "r.$1.n") jobs, $CONCURRENCY adds in flight (closed loop)"
   else
     load="half: $(b "r.$1.n") jobs paced at $(f0 "$(b "r.$1.target_rate")")/s (achieved $(f0 "$(b "r.$1.add.achieved_rate")")/s)"
   fi
   main_row "BullMQ, Worker concurrency $(b "r.$1.worker_concurrency")$2" "$load" "$(b "r.$1.jobs_per_s")" "$(b "r.$1.e2s.p50_ms")" "$(b "r.$1.e2s.p99_ms")"
 }
-# Detail row: phase; submit/add rate and p50/p99; schedule lag and most in flight; e2s p90/max; done and errors.
+# Detail row: phase; submit/add window, jobs/s and requests (calls)/s; jobs per request; request p50/p99;
+# schedule lag and most in flight; e2s p90/max; done and errors.
 pulse_detail() {
-  echo "| Pulse $1 | $(f2 "$(p "$1.submit.seconds")") s, $(f0 "$(p "$1.submit.jobs_per_s")")/s | $(f2 "$(p "$1.submit.p50_ms")") / $(f2 "$(p "$1.submit.p99_ms")") | $(f1 "$(p "$1.max_lag_ms")") / $(p "$1.max_in_flight") | $(f2 "$(p "$1.e2s.p90_ms")") / $(f2 "$(p "$1.e2s.max_ms")") | $(p "$1.succeeded") of $(p "$1.n"); $(p "$1.not_succeeded") not; $(p "$1.retried") retried | $(p "$1.submit.errors") |"
+  echo "| Pulse $2 | $(f2 "$(p "$1.submit.seconds")") s, $(f0 "$(p "$1.submit.jobs_per_s")")/s, $(f0 "$(p "$1.submit.requests_per_s")") req/s | $(f1 "$(p "$1.submit.tasks_per_request")") (up to $(p "$1.batch")) | $(f2 "$(p "$1.submit.p50_ms")") / $(f2 "$(p "$1.submit.p99_ms")") | $(f1 "$(p "$1.max_lag_ms")") / $(p "$1.max_in_flight") | $(f2 "$(p "$1.e2s.p90_ms")") / $(f2 "$(p "$1.e2s.max_ms")") | $(p "$1.succeeded") of $(p "$1.n"); $(p "$1.not_succeeded") not; $(p "$1.retried") retried | $(p "$1.submit.errors") |"
 }
 bull_detail() {
-  echo "| BullMQ c$(b "r.$1.worker_concurrency") $2 | $(f2 "$(b "r.$1.add.seconds")") s, $(f0 "$(b "r.$1.add.jobs_per_s")")/s | $(f2 "$(b "r.$1.add.p50_ms")") / $(f2 "$(b "r.$1.add.p99_ms")") | $(f1 "$(b "r.$1.add.max_lag_ms")") / $(b "r.$1.add.max_in_flight") | $(f2 "$(b "r.$1.e2s.p90_ms")") / $(f2 "$(b "r.$1.e2s.max_ms")") | $(b "r.$1.completed") of $(b "r.$1.n"); $(b "r.$1.failed") failed | $(b "r.$1.add.errors") |"
+  echo "| BullMQ c$(b "r.$1.worker_concurrency") $2 | $(f2 "$(b "r.$1.add.seconds")") s, $(f0 "$(b "r.$1.add.jobs_per_s")")/s, $(f0 "$(b "r.$1.add.calls_per_s")") calls/s | $(f1 "$(b "r.$1.n / r.$1.add.calls")") (up to $(b "r.$1.batch")) | $(f2 "$(b "r.$1.add.p50_ms")") / $(f2 "$(b "r.$1.add.p99_ms")") | $(f1 "$(b "r.$1.add.max_lag_ms")") / $(b "r.$1.add.max_in_flight") | $(f2 "$(b "r.$1.e2s.p90_ms")") / $(f2 "$(b "r.$1.e2s.max_ms")") | $(b "r.$1.completed") of $(b "r.$1.n"); $(b "r.$1.failed") failed | $(b "r.$1.add.errors") |"
 }
 
 # Pulse's dispatcher per phase: its statements, and how long a task holds a slot.
 pulse_dispatch() {
-  awk -v name="Pulse $1" -v n="$(p "$1.n")" -v c="$(p "$1.claims")" -v w="$(p "$1.success_writes")" \
-    -v mean="$(p "$1.run.mean_ms")" -v p50="$(p "$1.run.p50_ms")" -v slots="$CONCURRENCY" 'BEGIN {
-    printf "| %s | %d (%.1f tasks each) | %d (%.1f tasks each) | %.2f | %.1f / %.1f | %.0f |\n", name, c, n / c, w, n / w,
-      (n + c + w) / n, mean, p50, (mean > 0 ? slots * 1000 / mean : 0) }'
+  awk -v name="Pulse $2" -v n="$(p "$1.n")" -v i="$(p "$1.inserts")" -v c="$(p "$1.claims")" -v w="$(p "$1.success_writes")" \
+    -v mean="$(p "$1.run.mean_ms")" -v p50="$(p "$1.run.p50_ms")" -v slots="$NODE_CONCURRENCY" 'BEGIN {
+    printf "| %s | %d (%.1f tasks each) | %d (%.1f tasks each) | %d (%.1f tasks each) | %.2f | %.1f / %.1f | %.0f |\n", name,
+      i, n / i, c, n / c, w, n / w, (i + c + w) / n, mean, p50, (mean > 0 ? slots * 1000 / mean : 0) }'
 }
 
 # CPU per window: cores used by each (CPU s / window s), and CPU ms per job of the servers.
@@ -181,25 +217,31 @@ cpu_row() {
 pc() { p "cpu.$1.$2"; }
 bc() { b "r.$1.cpu.$2"; }
 pulse_cpu() {
-  cpu_row "Pulse $1 (client: the HTTP load generator)" "$(pc "$1" window)" "$(pc "$1" pulse)" "$(pc "$1" postgres)" \
+  cpu_row "Pulse $2 (client: the HTTP load generator)" "$(pc "$1" window)" "$(pc "$1" pulse)" "$(pc "$1" postgres)" \
     "$(pc "$1" redis)" "$(pc "$1" client)" "$(pc "$1" machine)" "$(p "$1.n")" 0
 }
 bull_cpu() {
   cpu_row "BullMQ c$(b "r.$1.worker_concurrency") $2 (client: node producer + node worker)" "$(bc "$1" window)" \
     "$(bc "$1" pulse)" "$(bc "$1" postgres)" "$(bc "$1" redis)" "$(bc "$1" client)" "$(bc "$1" machine)" "$(b "r.$1.n")" 1
 }
+# Phase labels of the detail, dispatcher and CPU tables.
+if (( BATCH > 1 )); then P_FULL_LABEL="full, batches"; P_HALF_LABEL="half, batches"; else P_FULL_LABEL=full; P_HALF_LABEL=half; fi
 CPU_ROWS=$(
-  pulse_cpu full
-  pulse_cpu half
+  pulse_cpu full "$P_FULL_LABEL"
+  pulse_cpu half "$P_HALF_LABEL"
+  if (( HAS_SINGLE )); then pulse_cpu single "single submits, full"; fi
   bull_cpu full full
   bull_cpu half half
   if (( HAS_EXTRA )); then bull_cpu extra_full full; fi
+  if (( HAS_BULK )); then bull_cpu bulk_full "addBulk full"; fi
 )
 client_split() { awk -v s="$(bc "$1" window)" -v a="$(bc "$1" producer)" -v w="$(bc "$1" worker)" 'BEGIN {printf "%.2f + %.2f", a / s, w / s}'; }
-JIT=$(awk -v a="$(pc full pulse_jit)" -v s="$(pc full window)" -v b="$(pc half pulse_jit)" -v t="$(pc half window)" \
-  'BEGIN {printf "full %.2f, half %.2f", a / s, b / t}')
+jit() { awk -v a="$(pc "$1" pulse_jit)" -v s="$(pc "$1" window)" 'BEGIN {printf "%.2f", a / s}'; }
+JIT="full $(jit full), half $(jit half)"
+if (( HAS_SINGLE )); then JIT="$JIT, single submits $(jit single)"; fi
 CLIENT_SPLIT="full $(client_split full), half $(client_split half)"
 if (( HAS_EXTRA )); then CLIENT_SPLIT="$CLIENT_SPLIT, c$(b r.extra_full.worker_concurrency) full $(client_split extra_full)"; fi
+if (( HAS_BULK )); then CLIENT_SPLIT="$CLIENT_SPLIT, addBulk full $(client_split bulk_full)"; fi
 
 ROWS_OK=$(( pulse_status == 0 && bull_status == 0 ))
 # Cores used by other processes (not the node, its servers or the bench client) during the busiest window.
@@ -217,16 +259,22 @@ mkdir -p "$(dirname "$RESULTS")"
   echo "$DATE, \`bench/tasks.sh\`: no-op jobs, submitted while they are being run, until all have"
   echo "succeeded (Pulse: status written in PostgreSQL) / completed (BullMQ); after $WARMUP warm-up jobs per"
   echo "side (not counted); one side after the other, Pulse first, on the same Redis server (Pulse's"
-  echo "embedded one). Pulse's node runs $CONCURRENCY tasks at once (\`TASK_NODE_CONCURRENCY=$CONCURRENCY\`)."
+  echo "embedded one). Pulse's node runs $NODE_CONCURRENCY tasks at once (\`TASK_NODE_CONCURRENCY=$NODE_CONCURRENCY\`)."
+  if (( BATCH > 1 )); then
+    echo "Pulse's main rows submit in batches of $BATCH (\`POST /api/v1/tasks/batch\`), its single-submit row one"
+    echo "\`POST /api/v1/tasks\` per task; BullMQ's rows use \`queue.add\`, its addBulk row \`queue.addBulk\` in chunks of $BATCH."
+  fi
   echo "See [bench/TASKS.md](../TASKS.md) for how to read this."
   echo
   echo "| side | load | jobs/s | enqueue→start p50 ms | enqueue→start p99 ms |"
   echo "|---|---|---:|---:|---:|"
   pulse_main full
   pulse_main half
+  if (( HAS_SINGLE )); then pulse_main single; fi
   bull_main full ""
   bull_main half ""
   if (( HAS_EXTRA )); then bull_main extra_full " (extra)"; fi
+  if (( HAS_BULK )); then bull_main bulk_full ", queue.addBulk"; fi
   echo
   echo "- jobs/s: jobs ÷ (first submit → last finish: Pulse's largest \`finished_at\`, BullMQ's last"
   echo "  \`completed\` event). Enqueue→start: Pulse \`started_at − created_at\` from the \`tasks\` table;"
@@ -236,27 +284,37 @@ mkdir -p "$(dirname "$RESULTS")"
     echo "- **Diagnostic run: TASKS_PULSE_HALF_RATE=$PULSE_HALF_RATE / TASKS_BULLMQ_HALF_RATE=$BULLMQ_HALF_RATE set the"
     echo "  'half' rows' rate (0: half of full load as usual); a set one is not the issue's half load.**"
   fi
-  echo "- **Pulse / BullMQ at full load (Worker concurrency $(b r.full.worker_concurrency)): $RATIO×.**"
-  echo "- Goal Pulse ≥ 1.0× BullMQ: $GOAL_RATIO ($RATIO×)."
+  echo "- **$PULSE_NAME / BullMQ (queue.add, Worker concurrency $(b r.full.worker_concurrency)) at full load: $RATIO×.**"
+  if (( HAS_SINGLE )); then
+    echo "- Pulse single submits / BullMQ (queue.add, Worker concurrency $(b r.full.worker_concurrency)) at full load: $RATIO_SINGLE×."
+  fi
+  if (( HAS_BULK )); then
+    echo "- $PULSE_NAME / BullMQ (queue.addBulk in chunks of $(b r.bulk_full.batch), Worker concurrency $(b r.bulk_full.worker_concurrency)) at full load: $RATIO_BULK×."
+  fi
+  echo "- Goal Pulse ≥ 1.0× BullMQ (queue.add, concurrency $(b r.full.worker_concurrency)): $GOAL_RATIO ($RATIO×)."
   echo "- Goal Pulse enqueue→start p99 < 10 ms at half load: $GOAL_P99 ($(f2 "$P_HALF_P99") ms)."
   echo
-  echo "| phase | submits / adds: window, rate | submit / add latency p50 / p99 ms | schedule lag max ms / most in flight | enqueue→start p90 / max ms | done | errors |"
-  echo "|---|---:|---:|---:|---:|---|---:|"
-  pulse_detail full
-  pulse_detail half
+  echo "| phase | submits / adds: window, jobs/s, requests (calls)/s | jobs per request (call): mean | request (call) latency p50 / p99 ms | schedule lag max ms / most requests in flight | enqueue→start p90 / max ms | done | errors (jobs) |"
+  echo "|---|---:|---:|---:|---:|---:|---|---:|"
+  pulse_detail full "$P_FULL_LABEL"
+  pulse_detail half "$P_HALF_LABEL"
+  if (( HAS_SINGLE )); then pulse_detail single "single submits, full"; fi
   bull_detail full full
   bull_detail half half
   if (( HAS_EXTRA )); then bull_detail extra_full full; fi
+  if (( HAS_BULK )); then bull_detail bulk_full "addBulk full"; fi
   echo
-  echo "Pulse's dispatcher, from the same rows: one CLAIM statement stamps all the tasks it takes with one"
-  echo "\`started_at\`, one SUCCEED batch all it records with one \`finished_at\`; each task also had its own"
-  echo "INSERT. started→finished is how long a task held one of the node's $CONCURRENCY slots (at least: the"
-  echo "slot is freed after the SUCCEED commit and a Redis release), so $CONCURRENCY ÷ its mean bounds the rate."
+  echo "Pulse's submits and dispatcher, from the same rows: one INSERT statement stamps all the tasks it inserts"
+  echo "(one single submit, or a whole batch request) with one \`created_at\`, one CLAIM statement all it takes with"
+  echo "one \`started_at\`, one SUCCEED batch all it records with one \`finished_at\`; each statement is a commit."
+  echo "started→finished is how long a task held one of the node's $NODE_CONCURRENCY slots (at least: the slot is freed"
+  echo "after the SUCCEED commit and a Redis release), so $NODE_CONCURRENCY ÷ its mean bounds the rate."
   echo
-  echo "| phase | CLAIM statements | SUCCEED writes | PostgreSQL commits per task | started→finished mean / p50 ms | $CONCURRENCY slots ÷ mean, tasks/s |"
-  echo "|---|---:|---:|---:|---:|---:|"
-  pulse_dispatch full
-  pulse_dispatch half
+  echo "| phase | INSERT statements | CLAIM statements | SUCCEED writes | PostgreSQL commits per task | started→finished mean / p50 ms | $NODE_CONCURRENCY slots ÷ mean, tasks/s |"
+  echo "|---|---:|---:|---:|---:|---:|---:|"
+  pulse_dispatch full "$P_FULL_LABEL"
+  pulse_dispatch half "$P_HALF_LABEL"
+  if (( HAS_SINGLE )); then pulse_dispatch single "single submits, full"; fi
   echo
   echo "Autovacuum ran on \`tasks\` $(p tasks_table.autovacuum_count) time(s) during the run ($(p tasks_table.rows) rows at the end, warm-up"
   echo "included): until it runs, every task ever queued keeps an entry in the partial index \`tasks_waiting\`."

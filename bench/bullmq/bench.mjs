@@ -3,6 +3,7 @@
 //
 //   node bench/bullmq/bench.mjs --port REDIS_PORT --out bullmq.json [--n 20000] [--half-n 20000]
 //        [--warmup 12000] [--concurrency 64] [--worker-concurrency 16] [--extra-concurrency 64]
+//        [--batch 100] [--batch-concurrency 8]
 //        [--half-max-in-flight 1024] [--half-max-seconds 40] [--half-rate R] [--pids pulse=PID:self,postgres=PID:tree,redis=PID:tree]
 //        [--clk-tck 100] [--timeout 150]
 //
@@ -25,6 +26,10 @@
 //    diagnostic knob: the phase is then not the issue's half load).
 // 5. When --extra-concurrency > 0: a new worker process with that concurrency, a warm-up, and the
 //    full-load phase again (reported as an extra row).
+// 6. When --batch > 1: a new worker process with concurrency --worker-concurrency, a warm-up and a
+//    full-load phase whose producer uses queue.addBulk: chunks of --batch jobs ({name: 'noop',
+//    data: {}}; the last chunk fewer), --batch-concurrency calls in flight (closed loop), until all
+//    N completed. Measured like step 3 (add latency is then per addBulk call).
 // Enqueue-to-start per job: job.processedOn (the worker's clock when it moved the job to active)
 // minus job.timestamp (the producer's clock when add() built the job), whole milliseconds.
 // Keys use BullMQ's default prefix "bull:", so nothing touches Pulse's "tasks:*" keys. Jobs keep
@@ -122,6 +127,8 @@ async function runProducer() {
   const CONCURRENCY = Number(args.concurrency ?? 64);
   const WORKER_CONCURRENCY = Number(args['worker-concurrency'] ?? 16);
   const EXTRA_CONCURRENCY = Number(args['extra-concurrency'] ?? 64);
+  const BATCH = Number(args.batch ?? 100); // jobs per addBulk call; 1 or less: no addBulk row
+  const BATCH_CONCURRENCY = Number(args['batch-concurrency'] ?? 8); // addBulk calls in flight
   const HALF_MAX_IN_FLIGHT = Number(args['half-max-in-flight'] ?? 1024);
   const HALF_MAX_SECONDS = Number(args['half-max-seconds'] ?? 40);
   const HALF_RATE = Number(args['half-rate'] ?? 0); // 0: half the full-load throughput
@@ -268,7 +275,41 @@ async function runProducer() {
       }
     };
     await Promise.all(Array.from({ length: CONCURRENCY }, loop));
-    return { ok: latencies.length, errors, firstError, latencies, maxLag: 0, maxInFlight: CONCURRENCY, firstSent: 0, lastSent: 0 };
+    return { ok: latencies.length, errors, firstError, latencies, calls: n, maxLag: 0, maxInFlight: CONCURRENCY, firstSent: 0, lastSent: 0 };
+  }
+
+  /**
+   * n jobs with queue.addBulk in chunks of `batch` (the last one fewer), BATCH_CONCURRENCY calls in
+   * flight: each loop adds its next chunk when its previous addBulk resolved. Latency per call; a
+   * failed call counts all its jobs as errors.
+   */
+  async function addAllBulk(queue, n, batch) {
+    let next = 0; // the first job of the next chunk
+    let ok = 0;
+    let calls = 0;
+    let errors = 0;
+    let firstError = null;
+    const latencies = [];
+    const loop = async () => {
+      while (next < n) {
+        const size = Math.min(batch, n - next);
+        next += size;
+        calls += 1;
+        const jobs = Array.from({ length: size }, () => ({ name: 'noop', data: {} }));
+        const start = now();
+        try {
+          const added = await queue.addBulk(jobs);
+          latencies.push(now() - start);
+          ok += added.length;
+        } catch (error) {
+          const before = errors;
+          errors += size;
+          if (before === 0) firstError = String(error);
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: BATCH_CONCURRENCY }, loop));
+    return { ok, errors, firstError, latencies, calls, maxLag: 0, maxInFlight: BATCH_CONCURRENCY, firstSent: 0, lastSent: 0 };
   }
 
   /**
@@ -328,15 +369,19 @@ async function runProducer() {
       }
     }
     await done;
-    return { ok: latencies.length, errors, firstError, latencies, maxLag, maxInFlight: maxInFlightSeen, firstSent, lastSent };
+    return { ok: latencies.length, errors, firstError, latencies, calls: n, maxLag, maxInFlight: maxInFlightSeen, firstSent, lastSent };
   }
 
-  /** One measured phase: n adds (closed loop when rate is 0, else paced) while the worker runs them, until all finished. */
-  async function phase(queue, worker, name, n, rate) {
+  /**
+   * One measured phase: n adds (closed loop when rate is 0, else paced; with batch > 1 closed loop
+   * with addBulk in chunks of batch) while the worker runs them, until all finished.
+   */
+  async function phase(queue, worker, name, n, rate, batch = 1) {
     const before = cpu(worker.pid);
     const t0 = now();
     const finished = worker.finish(n);
-    const added = rate > 0 ? await paced(queue, n, rate, HALF_MAX_IN_FLIGHT) : await addAll(queue, n);
+    const added =
+      batch > 1 ? await addAllBulk(queue, n, batch) : rate > 0 ? await paced(queue, n, rate, HALF_MAX_IN_FLIGHT) : await addAll(queue, n);
     const addSeconds = (now() - t0) / 1e3;
     const done = await finished;
     const t1 = now();
@@ -348,9 +393,12 @@ async function runProducer() {
       n,
       worker_concurrency: worker.concurrency,
       target_rate: rate,
+      batch,
       add: {
         seconds: addSeconds,
         jobs_per_s: added.ok / addSeconds,
+        calls: added.calls,
+        calls_per_s: added.calls / addSeconds,
         achieved_rate: added.lastSent > added.firstSent ? (n - 1) / ((added.lastSent - added.firstSent) / 1e3) : added.ok / addSeconds,
         ok: added.ok,
         errors: added.errors,
@@ -374,7 +422,8 @@ async function runProducer() {
       cpu: cpuDelta(before, after, (t1 - t0) / 1e3),
     };
     log(
-      `${name}: ${added.ok} adds in ${addSeconds.toFixed(2)} s (${out.add.jobs_per_s.toFixed(0)}/s), ${added.errors} errors; ` +
+      `${name}: ${added.ok} jobs added in ${addSeconds.toFixed(2)} s (${out.add.jobs_per_s.toFixed(0)}/s) by ${added.calls} calls ` +
+        `(${out.add.calls_per_s.toFixed(0)}/s, ${batch > 1 ? `addBulk of up to ${batch}` : 'add'}), ${added.errors} errors; ` +
         `all ${n} finished ${seconds.toFixed(2)} s after the first add: ${out.jobs_per_s.toFixed(0)} jobs/s; ` +
         `enqueue-to-start p50 ${out.e2s.p50_ms} ms, p99 ${out.e2s.p99_ms} ms; ${done.failed} failed`,
     );
@@ -383,16 +432,17 @@ async function runProducer() {
 
   const phaseOk = (r, n) => r.add.errors === 0 && r.add.ok === n && r.completed === n && r.failed === 0 && r.e2s.count === n;
 
-  async function warmUp(queue, worker) {
+  /** WARMUP jobs added like the full-load phase that follows (with addBulk when batch > 1), until all finished. */
+  async function warmUp(queue, worker, batch = 1) {
     if (WARMUP <= 0) return;
-    log(`warm-up: ${WARMUP} jobs through a worker with concurrency ${worker.concurrency}`);
+    log(`warm-up: ${WARMUP} jobs through a worker with concurrency ${worker.concurrency}${batch > 1 ? `, addBulk of ${batch}` : ''}`);
     const finished = worker.finish(WARMUP);
-    const warm = await addAll(queue, WARMUP);
+    const warm = batch > 1 ? await addAllBulk(queue, WARMUP, batch) : await addAll(queue, WARMUP);
     const done = await finished;
     if (warm.errors || done.failed) throw new Error(`warm-up went wrong: ${warm.errors} add errors, ${done.failed} failed jobs`);
   }
 
-  const result = { n: N, half_n: HALF_N, concurrency: CONCURRENCY };
+  const result = { n: N, half_n: HALF_N, concurrency: CONCURRENCY, batch: BATCH, batch_concurrency: BATCH_CONCURRENCY };
   let clean = true;
   let queue = null;
   try {
@@ -418,6 +468,15 @@ async function runProducer() {
       log(`extra, full load: ${N} adds, ${CONCURRENCY} in flight, worker concurrency ${EXTRA_CONCURRENCY}`);
       result.extra_full = await phase(queue, worker, 'extra full', N, 0);
       clean &&= phaseOk(result.extra_full, N);
+      await worker.stop();
+    }
+
+    if (BATCH > 1) {
+      worker = await startWorker(WORKER_CONCURRENCY);
+      await warmUp(queue, worker, BATCH);
+      log(`addBulk, full load: ${N} jobs in chunks of ${BATCH}, ${BATCH_CONCURRENCY} calls in flight, worker concurrency ${WORKER_CONCURRENCY}`);
+      result.bulk_full = await phase(queue, worker, 'addBulk full', N, 0, BATCH);
+      clean &&= phaseOk(result.bulk_full, N);
       await worker.stop();
     }
 

@@ -6,7 +6,6 @@ import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 import io.vertx.core.AsyncResult;
 import io.vertx.core.Future;
-import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.core.eventbus.DeliveryOptions;
 import io.vertx.core.eventbus.Message;
@@ -23,6 +22,9 @@ import verticles.common.RequestContext;
 import java.time.Duration;
 import java.time.OffsetDateTime;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collection;
+import java.util.Comparator;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashSet;
@@ -64,9 +66,11 @@ final class Dispatcher {
   private final Map<String, long[]> depths = new ConcurrentHashMap<>();
   private final Map<String, Double> oldestReady = new ConcurrentHashMap<>();
   /** Paused queues as of the last refresh: not asked for work (Redis would refuse it anyway). */
-  private final Set<String> paused = new java.util.HashSet<>();
+  private final Set<String> paused = new HashSet<>();
   private final List<Long> timers = new ArrayList<>();
   private final List<Success> successes = new ArrayList<>();
+  /** Ids taken from Redis whose claim in PostgreSQL is under way: they hold slots too. */
+  private int claiming;
   private boolean flushPending;
   private boolean polling;
   private boolean pollAgain;
@@ -127,8 +131,13 @@ final class Dispatcher {
     });
   }
 
+  /**
+   * Takes from each queue in turn as many ids as there are free slots. The claim in PostgreSQL
+   * runs on its own: the next take does not wait for it (its ids hold their slots meanwhile), so
+   * one slow commit does not hold up the tasks behind it.
+   */
   private Future<Integer> takeFrom(List<String> names, int index, int taken) {
-    int free = capacity - inFlight.size();
+    int free = capacity - inFlight.size() - claiming;
     if (index >= names.size() || free <= 0) {
       return Future.succeededFuture(taken);
     }
@@ -137,7 +146,20 @@ final class Dispatcher {
       return takeFrom(names, index + 1, taken);
     }
     return backlog.take(queue, free, leaseMs)
-      .compose(ids -> ids.isEmpty() ? Future.succeededFuture(0) : claim(queue, ids))
+      .map(ids -> {
+        if (!ids.isEmpty()) {
+          claiming += ids.size();
+          claim(queue, ids).onComplete(claimed -> {
+            claiming -= ids.size();
+            if (claimed.failed()) {
+              // The ids stay leased in Redis until their lease ends; then the reconciler puts them back.
+              log.warn("claiming {} task(s) of queue {} failed: {}", ids.size(), queue, claimed.cause().toString());
+            }
+            poll();
+          });
+        }
+        return ids.size();
+      })
       .otherwise(error -> {
         log.warn("taking from queue {} failed: {}", queue, error.toString());
         return 0;
@@ -147,7 +169,7 @@ final class Dispatcher {
 
   private Future<Integer> claim(String queue, List<Long> ids) {
     return pool.preparedQuery(TaskSql.CLAIM).execute(Tuple.of(inLockOrder(ids), leaseMs, node)).compose(rows -> {
-      Set<Long> claimed = new java.util.HashSet<>();
+      Set<Long> claimed = new HashSet<>();
       for (Row row : rows) {
         claimed.add(row.getLong("id"));
         deliver(TaskJson.task(row));
@@ -266,7 +288,7 @@ final class Dispatcher {
     }
     List<Success> batch = new ArrayList<>(successes);
     successes.clear();
-    batch.sort(java.util.Comparator.comparingLong(success -> success.id));  // lock order: see inLockOrder
+    batch.sort(Comparator.comparingLong(success -> success.id));  // lock order: see inLockOrder
     Long[] ids = new Long[batch.size()];
     Integer[] attempts = new Integer[batch.size()];
     String[] results = new String[batch.size()];
@@ -305,9 +327,9 @@ final class Dispatcher {
    * its ids in this order, so two of them never lock the same rows in opposite orders (a
    * renewal and a success batch did deadlock before).
    */
-  private static Long[] inLockOrder(java.util.Collection<Long> ids) {
+  private static Long[] inLockOrder(Collection<Long> ids) {
     Long[] sorted = ids.toArray(new Long[0]);
-    java.util.Arrays.sort(sorted);
+    Arrays.sort(sorted);
     return sorted;
   }
 
@@ -416,7 +438,7 @@ final class Dispatcher {
       return Future.succeededFuture(0);
     }
     return pool.preparedQuery(TaskSql.STILL_WAITING).execute(Tuple.of((Object) restored.toArray(new Long[0]))).compose(rows -> {
-      Set<Long> still = new java.util.HashSet<>();
+      Set<Long> still = new HashSet<>();
       rows.forEach(row -> still.add(row.getLong("id")));
       List<Future<?>> undone = new ArrayList<>();
       for (long[] task : waiting) {
@@ -491,7 +513,7 @@ final class Dispatcher {
   }
 
   private Future<Void> drain(long deadline) {
-    if (inFlight.isEmpty() || System.currentTimeMillis() >= deadline) {
+    if (inFlight.isEmpty() && claiming == 0 || System.currentTimeMillis() >= deadline) {
       return Future.succeededFuture();
     }
     return vertx.timer(100).compose(ignored -> drain(deadline));
