@@ -60,8 +60,11 @@ final class Dispatcher {
   private final MeterRegistry metrics;
   private final TaskMeters meters;
 
-  /** Running here: task id → {queue, attempt}. */
+  /** Leases this node holds, until the outcome is written: task id → {queue, attempt}. */
   private final Map<Long, Object[]> inFlight = new HashMap<>();
+  /** Tasks whose handler has not answered yet: these are what the capacity limits. */
+  private int running;
+  private boolean pollQueued;
   private final Set<String> queues = new LinkedHashSet<>(List.of("default"));
   private final Map<String, long[]> depths = new ConcurrentHashMap<>();
   private final Map<String, Double> oldestReady = new ConcurrentHashMap<>();
@@ -137,7 +140,9 @@ final class Dispatcher {
    * one slow commit does not hold up the tasks behind it.
    */
   private Future<Integer> takeFrom(List<String> names, int index, int taken) {
-    int free = capacity - inFlight.size() - claiming;
+    // A slot is free once its handler answered; writing the outcome is bookkeeping, not work.
+    // Outcomes not yet written are bounded too, so a slow database slows the taking down.
+    int free = Math.min(capacity - running - claiming, 4 * capacity - inFlight.size() - claiming);
     if (index >= names.size() || free <= 0) {
       return Future.succeededFuture(taken);
     }
@@ -218,11 +223,25 @@ final class Dispatcher {
       .addHeader("x-attempt", String.valueOf(attempt))
       .addHeader("x-timeout-ms", String.valueOf(task.getInteger("timeout_ms") * 9 / 10));
     Timer.Sample duration = Timer.start(metrics);
+    running++;
     vertx.eventBus().<Object>request(Addresses.Tasks.handler(task.getString("type")), body, options)
       .onComplete(result -> {
         duration.stop(meters.duration(task.getString("type")));
+        running--;
+        pollSoon();
         finish(task, attempt, result);
       });
+  }
+
+  /** Polls once the answers already queued on this event loop are handled: one take for a burst of them. */
+  private void pollSoon() {
+    if (!pollQueued) {
+      pollQueued = true;
+      vertx.runOnContext(ignored -> {
+        pollQueued = false;
+        poll();
+      });
+    }
   }
 
   private void finish(JsonObject task, int attempt, AsyncResult<Message<Object>> result) {
