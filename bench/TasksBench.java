@@ -36,8 +36,8 @@ import java.util.regex.Pattern;
  *
  * <pre>
  *   java bench/TasksBench.java --url http://127.0.0.1:PORT --pg postgresql://postgres@127.0.0.1:PGPORT/postgres
- *        --out pulse.properties [--n 20000] [--half-n 20000] [--warmup 12000] [--batch 1] [--concurrency 64]
- *        [--half-max-in-flight 1024] [--half-max-seconds 40] [--half-rate R]
+ *        --out pulse.properties [--n 20000] [--half-n 20000] [--warmup 150000] [--batch 1] [--concurrency 64]
+ *        [--half-max-in-flight 1024] [--half-max-seconds 40] [--half-rate R] [--half-tick-ms 5]
  *        [--single-n 0] [--single-concurrency 64]
  *        [--pids pulse=PID:self,postgres=PID:tree,redis=PID:tree] [--clk-tck 100] [--timeout 150]
  * </pre>
@@ -62,8 +62,8 @@ import java.util.regex.Pattern;
  *   <li>Half load ({@code half}): {@code --half-n} tasks submitted open loop at half the
  *       full-load throughput: task i is due at start + i/rate whatever became of the earlier ones,
  *       up to {@code --half-max-in-flight} requests outstanding, until all have succeeded. With
- *       B = 1 each task leaves at its own time; with B above 1 a sender loop wakes about every
- *       millisecond and sends the tasks that have come due, up to B per request (several requests
+ *       B = 1 each task leaves at its own time; with B above 1 a sender loop wakes every
+ *       {@code --half-tick-ms} and sends the tasks that have come due, up to B per request (several requests
  *       when more are due). Fewer tasks when {@code --half-n} at that rate would take longer than
  *       {@code --half-max-seconds}: rate × that many seconds. {@code --half-rate} sets the rate
  *       instead (a diagnostic knob: the phase is then not the issue's half load).
@@ -115,13 +115,13 @@ public class TasksBench {
     Path out = Path.of(required(options, "out"));
     int n = Integer.parseInt(options.getOrDefault("n", "20000"));
     int halfN = Integer.parseInt(options.getOrDefault("half-n", String.valueOf(n)));
-    int warmup = Integer.parseInt(options.getOrDefault("warmup", "12000"));
+    int warmup = Integer.parseInt(options.getOrDefault("warmup", "150000"));
     int batch = Integer.parseInt(options.getOrDefault("batch", "1"));  // tasks per request; 1: POST /api/v1/tasks
     concurrency = Integer.parseInt(options.getOrDefault("concurrency", "64"));
     int halfMaxInFlight = Integer.parseInt(options.getOrDefault("half-max-in-flight", "1024"));
     double halfMaxSeconds = Double.parseDouble(options.getOrDefault("half-max-seconds", "40"));
     double halfRate = Double.parseDouble(options.getOrDefault("half-rate", "0"));  // 0: half the full-load throughput
-    halfTickNanos = (long) (Double.parseDouble(options.getOrDefault("half-tick-ms", "1")) * 1_000_000);
+    halfTickNanos = (long) (Double.parseDouble(options.getOrDefault("half-tick-ms", "5")) * 1_000_000);
     int singleN = Integer.parseInt(options.getOrDefault("single-n", "0"));  // 0: no single-submit phase
     int singleConcurrency = Integer.parseInt(options.getOrDefault("single-concurrency", "64"));
     timeoutMs = Long.parseLong(options.getOrDefault("timeout", "150")) * 1000;

@@ -9,7 +9,7 @@
 # no-op tasks into the queue "bench", never paused, so the dispatcher runs them while they arrive,
 # submitted in batches of 100 (POST /api/v1/tasks/batch): full load, N submitted over HTTP as fast
 # as the API allows (8 batch requests in flight) until all N are 'succeeded' in PostgreSQL; half
-# load, N submitted open loop at half that throughput (every ~1 ms the tasks that came due, as one
+# load, N submitted open loop at half that throughput (every 5 ms the tasks that came due, as one
 # batch); then 10,000 single submits (one POST /api/v1/tasks per task, 64 in flight) at full load.
 # Throughput is N / (first submit -> last finished_at); enqueue-to-start per task is started_at -
 # created_at from the tasks table. BullMQ side (bench/bullmq/bench.mjs), against the node's own
@@ -17,17 +17,17 @@
 # in its own process, concurrency 16, no-op processor, until all N completed; enqueue-to-start per
 # job is processedOn - timestamp; then, as an extra row, full load with worker concurrency 64; then
 # full load with queue.addBulk in chunks of 100 (8 calls in flight), worker concurrency 16. Each
-# side and each new worker has a warm-up first. Writes bench/results/tasks.md. About 2 minutes
+# side and each new worker has a warm-up (150,000 jobs) first. Writes bench/results/tasks.md. About 4 minutes
 # (plus npm install the first time). Installs postgresql-client (psql) and curl with apt-get, and
 # BullMQ with npm, when missing. Knobs (the results are then not comparable): TASKS_N,
-# TASKS_HALF_N, TASKS_WARMUP, TASKS_BATCH, TASKS_BATCH_CONCURRENCY, TASKS_CONCURRENCY,
+# TASKS_HALF_N, TASKS_WARMUP, TASKS_HALF_TICK_MS, TASKS_BATCH, TASKS_BATCH_CONCURRENCY, TASKS_CONCURRENCY,
 # TASKS_NODE_CONCURRENCY, TASKS_SINGLE_N, TASKS_WORKER_CONCURRENCY, TASKS_EXTRA_CONCURRENCY,
 # TASKS_PULSE_HALF_RATE, TASKS_BULLMQ_HALF_RATE.
 set -euo pipefail
 
 N=${TASKS_N:-20000}                      # jobs per full-load phase, each side
 HALF_N=${TASKS_HALF_N:-$N}               # jobs per half-load phase (fewer if they would take over 40 s)
-WARMUP=${TASKS_WARMUP:-12000}            # jobs through each side before measuring (not counted; JIT)
+WARMUP=${TASKS_WARMUP:-150000}           # jobs through each side before measuring (not counted): the JIT settles after ~150,000 tasks
 BATCH=${TASKS_BATCH:-100}                # Pulse: tasks per POST /api/v1/tasks/batch (1: one POST /api/v1/tasks each); BullMQ: jobs per addBulk
 BATCH_CONCURRENCY=${TASKS_BATCH_CONCURRENCY:-8}  # batch requests / addBulk calls in flight at full load
 CONCURRENCY=${TASKS_CONCURRENCY:-64}     # single submits / queue.add calls in flight at full load
@@ -37,7 +37,7 @@ WORKER_CONCURRENCY=${TASKS_WORKER_CONCURRENCY:-16}  # BullMQ Worker concurrency 
 EXTRA_CONCURRENCY=${TASKS_EXTRA_CONCURRENCY:-64}    # BullMQ extra full-load row with this concurrency (0: none)
 PULSE_HALF_RATE=${TASKS_PULSE_HALF_RATE:-0}        # diagnostic: pace Pulse's "half" phase at this rate instead (0: half its full load)
 BULLMQ_HALF_RATE=${TASKS_BULLMQ_HALF_RATE:-0}      # the same for BullMQ
-HALF_TICK_MS=${TASKS_HALF_TICK_MS:-1}     # Pulse's batched half load: every this many ms, the tasks that came due go as one request
+HALF_TICK_MS=${TASKS_HALF_TICK_MS:-5}     # Pulse's batched half load: every this many ms, the tasks that came due go as one request
 HALF_MAX_SECONDS=40                      # a half-load phase is cut to rate x this many seconds of submits
 PHASE_TIMEOUT=60                         # seconds to wait for a phase's last jobs after its last submit
 if (( BATCH > 1 )); then

@@ -2,7 +2,7 @@
 // with the same job count, against the same Redis server.
 //
 //   node bench/bullmq/bench.mjs --port REDIS_PORT --out bullmq.json [--n 20000] [--half-n 20000]
-//        [--warmup 12000] [--concurrency 64] [--worker-concurrency 16] [--extra-concurrency 64]
+//        [--warmup 150000] [--concurrency 64] [--worker-concurrency 16] [--extra-concurrency 64]
 //        [--batch 100] [--batch-concurrency 8]
 //        [--half-max-in-flight 1024] [--half-max-seconds 40] [--half-rate R] [--pids pulse=PID:self,postgres=PID:tree,redis=PID:tree]
 //        [--clk-tck 100] [--timeout 150]
@@ -123,7 +123,7 @@ async function runProducer() {
   }
   const N = Number(args.n ?? 20000);
   const HALF_N = Number(args['half-n'] ?? N);
-  const WARMUP = Number(args.warmup ?? 12000);
+  const WARMUP = Number(args.warmup ?? 150000);
   const CONCURRENCY = Number(args.concurrency ?? 64);
   const WORKER_CONCURRENCY = Number(args['worker-concurrency'] ?? 16);
   const EXTRA_CONCURRENCY = Number(args['extra-concurrency'] ?? 64);
