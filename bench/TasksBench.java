@@ -318,6 +318,22 @@ public class TasksBench {
       nanos = new long[n];  // at most one request per task
     }
 
+    /**
+     * A paced request leaves now: `due` is when its (oldest) task was due, `inFlight` how many
+     * requests are outstanding with it. Returns the send time.
+     */
+    long sending(boolean first, long due, int inFlight) {
+      long sent = System.nanoTime();
+      if (first) {
+        firstSent = sent;
+      }
+      lastSent = sent;
+      requests.incrementAndGet();
+      maxLag.accumulateAndGet(sent - due, Math::max);
+      maxInFlight.accumulateAndGet(inFlight, Math::max);
+      return sent;
+    }
+
     /** The answer to a request that carried `size` tasks (batched: to POST /api/v1/tasks/batch). */
     void answered(long start, int size, boolean batched, int status, String body, Throwable failure) {
       String error = failure != null ? failure.toString()
@@ -411,14 +427,7 @@ public class TasksBench {
         LockSupport.parkNanos(wait);
       }
       permits.acquire();
-      long sent = System.nanoTime();
-      if (i == 0) {
-        result.firstSent = sent;
-      }
-      result.lastSent = sent;
-      result.requests.incrementAndGet();
-      result.maxLag.accumulateAndGet(sent - due, Math::max);
-      result.maxInFlight.accumulateAndGet(maxInFlight - permits.availablePermits(), Math::max);
+      long sent = result.sending(i == 0, due, maxInFlight - permits.availablePermits());
       http.sendAsync(submitRequest, HttpResponse.BodyHandlers.ofString()).whenComplete((response, failure) -> {
         result.answered(sent, 1, false, response == null ? 0 : response.statusCode(), response == null ? null : response.body(),
           failure);
@@ -451,14 +460,7 @@ public class TasksBench {
       while (i < due) {
         int size = Math.min(perRequest, due - i);
         permits.acquire();
-        long sent = System.nanoTime();
-        if (i == 0) {
-          result.firstSent = sent;
-        }
-        result.lastSent = sent;
-        result.requests.incrementAndGet();
-        result.maxLag.accumulateAndGet(sent - (start + (long) (i * 1e9 / rate)), Math::max);
-        result.maxInFlight.accumulateAndGet(maxInFlight - permits.availablePermits(), Math::max);
+        long sent = result.sending(i == 0, start + (long) (i * 1e9 / rate), maxInFlight - permits.availablePermits());
         http.sendAsync(request(perRequest, size), HttpResponse.BodyHandlers.ofString()).whenComplete((response, failure) -> {
           result.answered(sent, size, true, response == null ? 0 : response.statusCode(),
             response == null ? null : response.body(), failure);

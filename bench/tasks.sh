@@ -17,7 +17,7 @@
 # in its own process, concurrency 16, no-op processor, until all N completed; enqueue-to-start per
 # job is processedOn - timestamp; then, as an extra row, full load with worker concurrency 64; then
 # full load with queue.addBulk in chunks of 100 (8 calls in flight), worker concurrency 16. Each
-# side and each new worker has a warm-up (150,000 jobs) first. Writes bench/results/tasks.md. About 4 minutes
+# side and each new worker has a warm-up (150,000 jobs) first. Writes bench/results/tasks.md. About 2 minutes
 # (plus npm install the first time). Installs postgresql-client (psql) and curl with apt-get, and
 # BullMQ with npm, when missing. Knobs (the results are then not comparable): TASKS_N,
 # TASKS_HALF_N, TASKS_WARMUP, TASKS_HALF_TICK_MS, TASKS_BATCH, TASKS_BATCH_CONCURRENCY, TASKS_CONCURRENCY,

@@ -230,7 +230,7 @@ public final class Node {
         return vertx.deployVerticle(LedgerVerticle::new, options);
       case DISPATCH:
         // The built-in task types run where the dispatcher runs; the bus spreads them across nodes.
-        return vertx.deployVerticle(DispatchVerticle::new, options)
+        return vertx.deployVerticle(DispatchVerticle::new, new DeploymentOptions(options).setInstances(DispatchVerticle.instances(config)))
           .compose(id -> vertx.deployVerticle(NoopTask::new, new DeploymentOptions(options).setInstances(2)))
           .compose(id -> vertx.deployVerticle(HttpRequestTask::new, new DeploymentOptions(options).setInstances(2)));
       case WORKER:

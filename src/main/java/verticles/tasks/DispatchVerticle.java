@@ -24,6 +24,7 @@ import verticles.common.TaskTypes;
 import java.time.Instant;
 import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
+import java.time.format.DateTimeParseException;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
@@ -62,7 +63,7 @@ public class DispatchVerticle extends VerticleBase {
     events = new TaskEvents(vertx);
     meters = new TaskMeters(BackendRegistries.getNow(config().getString(Config.NODE_NAME)));
     dispatcher = new Dispatcher(vertx, pool, backlog, events, config().getString(Config.NODE_NAME),
-      config().getInteger(Config.TASK_LEASE_MS), config().getInteger(Config.TASK_NODE_CONCURRENCY),
+      config().getInteger(Config.TASK_LEASE_MS), shareOfNodeConcurrency(),
       config().getInteger(Config.TASK_RECONCILE_MS), meters);
     scheduler = new Scheduler(vertx, pool, this::insert);
 
@@ -87,6 +88,19 @@ public class DispatchVerticle extends VerticleBase {
     return new ServiceHealth(vertx, Role.DISPATCH, config()).postgres(pool).redis(redis).serve();
   }
 
+  /**
+   * A node runs one of these per core (at most one per slot of TASK_NODE_CONCURRENCY), so that
+   * submits, claims and outcomes are spread over the event loops instead of queueing on one.
+   */
+  public static int instances(JsonObject config) {
+    return Math.max(1, Math.min(Runtime.getRuntime().availableProcessors(), config.getInteger(Config.TASK_NODE_CONCURRENCY)));
+  }
+
+  /** Each instance runs its share of the node's TASK_NODE_CONCURRENCY. */
+  private int shareOfNodeConcurrency() {
+    return (int) Math.ceil(config().getInteger(Config.TASK_NODE_CONCURRENCY) / (double) instances(config()));
+  }
+
   /** SIGTERM: no lease is left behind (running tasks finish or go straight back to their queue). */
   @Override
   public Future<?> stop() {
@@ -101,7 +115,7 @@ public class DispatchVerticle extends VerticleBase {
     JsonObject spec = body.copy();
     spec.remove("Idempotency-Key");
     checkTask(spec, caller, "");
-    OffsetDateTime runAt = runAt(spec);
+    OffsetDateTime runAt = runAt(spec, "");
     String key = body.getString("Idempotency-Key");
     return insert(caller.userId, spec, runAt, key, null, null).compose(created -> {
       if (created != null) {
@@ -174,7 +188,7 @@ public class DispatchVerticle extends VerticleBase {
       maxAttempts[i] = spec.getInteger("max_attempts", 5);
       backoffs[i] = spec.getJsonObject("backoff", DEFAULT_BACKOFF).encode();
       timeouts[i] = spec.getInteger("timeout_ms", 30_000);
-      runAts[i] = runAt(spec);
+      runAts[i] = runAt(spec, "tasks." + i + ".");
       keys[i] = spec.getString("idempotency_key");
     }
     Tuple args = Tuple.of(caller.userId, types, queues, priorities, payloads, maxAttempts)
@@ -283,9 +297,14 @@ public class DispatchVerticle extends VerticleBase {
     }
   }
 
-  private static OffsetDateTime runAt(JsonObject spec) {
+  private static OffsetDateTime runAt(JsonObject spec, String fieldPrefix) {
     if (spec.containsKey("run_at")) {
-      return OffsetDateTime.parse(spec.getString("run_at"));
+      try {
+        return OffsetDateTime.parse(spec.getString("run_at"));
+      } catch (DateTimeParseException e) {
+        // RFC 3339 allows what java.time does not (a leap second, "23:59:60Z").
+        throw Failure.invalid(fieldPrefix + "run_at", "must be an ISO-8601 date-time with an offset");
+      }
     }
     return OffsetDateTime.now(ZoneOffset.UTC).plusNanos(spec.getLong("delay_ms", 0L) * 1_000_000);
   }

@@ -226,6 +226,11 @@ class TaskPlatformTest {
       new JsonArray(java.util.Collections.nCopies(1001, noop))), admin);
     assertEquals(400, tooMany.status, tooMany.toString());
     assertTrue(tooMany.toString().contains("tasks"), tooMany.toString());
+    // RFC 3339 (the schema's date-time) allows a leap second; java.time does not: still a 400.
+    Api.Reply leap = api.post("/api/v1/tasks/batch", new JsonObject().put("tasks", new JsonArray()
+      .add(noop.copy().put("idempotency_key", "batch-4").put("run_at", "2030-06-30T23:59:60Z"))), admin);
+    assertEquals(400, leap.status, leap.toString());
+    assertEquals("tasks.0.run_at", leap.json().getJsonArray("errors").getJsonObject(0).getString("field"));
     assertEquals(0, TestServers.scalar(databaseUrl, "SELECT count(*) FROM tasks WHERE idempotency_key = 'batch-4'"));
     assertEquals(1, TestServers.scalar(databaseUrl, "SELECT count(*) FROM tasks WHERE idempotency_key = 'batch-1'"));
   }
