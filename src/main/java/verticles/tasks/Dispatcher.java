@@ -190,17 +190,14 @@ final class Dispatcher {
     if (ids.isEmpty()) {
       return Future.succeededFuture();
     }
-    List<Future<?>> releases = new ArrayList<>();
-    ids.forEach(id -> releases.add(backlog.release(queue, id)));
-    return Future.all(releases)
-      .compose(ignored -> pool.preparedQuery(TaskSql.UNCLAIMED).execute(Tuple.of((Object) ids.toArray(new Long[0]))))
+    return backlog.release(queue, ids)
+      .compose(ignored -> pool.preparedQuery(TaskSql.STILL_WAITING).execute(Tuple.of((Object) ids.toArray(new Long[0]))))
       .compose(rows -> {
-        List<Future<?>> pushes = new ArrayList<>();
+        List<long[]> early = new ArrayList<>();
         for (Row row : rows) {
-          pushes.add(backlog.pushDelayed(row.getString("queue"), row.getLong("id"), row.getShort("priority"),
-            row.getOffsetDateTime("run_at").toInstant().toEpochMilli()));
+          early.add(new long[] {row.getLong("id"), row.getShort("priority"), row.getOffsetDateTime("run_at").toInstant().toEpochMilli()});
         }
-        return Future.all(pushes).mapEmpty();
+        return backlog.pushDelayed(queue, early);
       });
   }
 
@@ -387,9 +384,7 @@ final class Dispatcher {
   // ---- housekeeping ----
 
   private void renew() {
-    Map<String, List<Long>> byQueue = new HashMap<>();
-    inFlight.forEach((id, holder) -> byQueue.computeIfAbsent((String) holder[0], q -> new ArrayList<>()).add(id));
-    byQueue.forEach((queue, ids) -> pool.preparedQuery(TaskSql.RENEW).execute(Tuple.of(inLockOrder(ids), leaseMs, node))
+    byQueue(inFlight).forEach((queue, ids) -> pool.preparedQuery(TaskSql.RENEW).execute(Tuple.of(inLockOrder(ids), leaseMs, node))
       .compose(ignored -> backlog.renew(queue, ids, leaseMs))
       .onFailure(error -> log.warn("renewing leases failed: {}", error.toString())));
   }
@@ -411,19 +406,36 @@ final class Dispatcher {
     for (String queue : new ArrayList<>(queues)) {
       backlog.expireLeases(queue).onFailure(error -> log.debug("expiring leases of {} failed: {}", queue, error.toString()));
     }
-    pool.query(TaskSql.REAP).execute().onSuccess(rows -> {
-      for (Row row : rows) {
-        JsonObject task = TaskJson.task(row);
-        log.warn("task {} lost its worker ({}); now {}", task.getLong("id"), task.getString("last_error"), task.getString("status"));
-        events.changed(task);
-        if ("queued".equals(task.getString("status"))) {
-          backlog.pushReady(task.getString("queue"), task.getLong("id"), task.getInteger("priority"));
+    pool.query(TaskSql.REAP).execute().compose(rows -> {
+      rows.forEach(row -> log.warn("task {} lost its worker ({}); now {}", row.getLong("id"), row.getString("last_error"), row.getString("status")));
+      return requeued(rows).onSuccess(ignored -> {
+        if (rows.size() > 0) {
+          poll();
         }
-      }
-      if (rows.size() > 0) {
-        poll();
-      }
+      });
     }).onFailure(error -> log.warn("reaping expired leases failed: {}", error.toString()));
+  }
+
+  /** Held leases (id → {queue, attempt}) as their ids per queue. */
+  private static Map<String, List<Long>> byQueue(Map<Long, Object[]> leases) {
+    Map<String, List<Long>> byQueue = new HashMap<>();
+    leases.forEach((id, holder) -> byQueue.computeIfAbsent((String) holder[0], q -> new ArrayList<>()).add(id));
+    return byQueue;
+  }
+
+  /** Rows PostgreSQL changed (reaped, or handed back): published, and the queued ones pushed, one script per queue. */
+  private Future<Void> requeued(Iterable<Row> rows) {
+    Map<String, List<long[]>> ready = new HashMap<>();
+    for (Row row : rows) {
+      JsonObject task = TaskJson.task(row);
+      events.changed(task);
+      if ("queued".equals(task.getString("status"))) {
+        ready.computeIfAbsent(task.getString("queue"), q -> new ArrayList<>()).add(new long[] {task.getLong("id"), task.getInteger("priority")});
+      }
+    }
+    List<Future<?>> pushes = new ArrayList<>();
+    ready.forEach((queue, tasks) -> pushes.add(backlog.pushReady(queue, tasks)));
+    return Future.all(pushes).mapEmpty();
   }
 
   /** PostgreSQL is the truth: every waiting task it knows and Redis lacks (a flush, a lost write) goes back. */
@@ -518,15 +530,10 @@ final class Dispatcher {
       Map<Long, Object[]> left = new HashMap<>(inFlight);
       return pool.preparedQuery(TaskSql.RETURN_LEASES).execute(Tuple.of(inLockOrder(left.keySet()), node))
         .compose(rows -> {
-          List<Future<?>> pushes = new ArrayList<>();
-          for (Row row : rows) {
-            JsonObject task = TaskJson.task(row);
-            events.changed(task);
-            pushes.add(backlog.pushReady(task.getString("queue"), task.getLong("id"), task.getInteger("priority")));
-          }
-          left.forEach((id, holder) -> pushes.add(backlog.release((String) holder[0], id)));
           log.info("returned {} running task(s) to their queues", rows.size());
-          return Future.all(pushes).mapEmpty();
+          List<Future<?>> writes = new ArrayList<>(List.of(requeued(rows)));
+          byQueue(left).forEach((queue, ids) -> writes.add(backlog.release(queue, ids)));
+          return Future.all(writes).mapEmpty();
         });
     });
   }

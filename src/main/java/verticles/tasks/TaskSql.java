@@ -74,8 +74,11 @@ final class TaskSql {
     return COLUMNS.replaceAll("(^|, )(\\w+)", "$1t.$2");
   }
 
-  /** What became of tasks that could not be claimed (still waiting but not due: they go back). */
-  static final String UNCLAIMED =
+  /**
+   * Which of these ids PostgreSQL still has waiting: tasks that could not be claimed (not due
+   * yet: they go back), and the reconciler's second look.
+   */
+  static final String STILL_WAITING =
     "SELECT t.id, t.queue, t.priority, t.run_at FROM tasks t JOIN unnest($1::bigint[]) AS c (id) ON t.id = c.id WHERE " + WAITING_ROW;
 
   static final String RENEW =
@@ -91,9 +94,6 @@ final class TaskSql {
       + "finished_at = now(), updated_at = now(), last_error = NULL "
       + "FROM unnest($1::bigint[], $2::int[], $3::text[]) AS d (id, attempt, result) "
       + "WHERE t.id = d.id AND t.attempts = d.attempt AND " + RUNNING_ROW + " RETURNING " + qualified();
-
-  /** Which of these ids PostgreSQL still has waiting (the reconciler's second look). */
-  static final String STILL_WAITING = "SELECT t.id FROM tasks t JOIN unnest($1::bigint[]) AS c (id) ON t.id = c.id WHERE " + WAITING_ROW;
 
   /** Fenced like SUCCEED. $3 status (queued for a retry, failed, dead), $4 error, $5 next run_at. */
   static final String FAIL =
