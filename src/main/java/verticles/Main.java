@@ -35,6 +35,13 @@ public final class Main {
     System.setProperty("hazelcast.logging.type", "slf4j");
     Logger log = LoggerFactory.getLogger(Main.class);
 
+    // A node answers on the bus as each role comes up, so a stop can be asked for before start()
+    // is done: it is kept, and acted on once the node has started (the JVM's default would exit
+    // at once, leaving the embedded servers behind).
+    AtomicBoolean stopAsked = new AtomicBoolean();
+    Signal.handle(new Signal("TERM"), signal -> stopAsked.set(true));
+    Signal.handle(new Signal("INT"), signal -> stopAsked.set(true));
+
     Node node;
     try {
       node = Node.start(config).toCompletionStage().toCompletableFuture().join();
@@ -57,6 +64,9 @@ public final class Main {
     };
     Signal.handle(new Signal("TERM"), signal -> stop.run());
     Signal.handle(new Signal("INT"), signal -> stop.run());
+    if (stopAsked.get()) {
+      stop.run();
+    }
     // Any other exit (System.exit elsewhere, an error): still stop the embedded servers.
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
       stop.run();
