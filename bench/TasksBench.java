@@ -1,13 +1,16 @@
+import java.io.BufferedInputStream;
+import java.io.BufferedOutputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.EOFException;
 import java.io.IOException;
+import java.io.InputStream;
 import java.lang.management.ManagementFactory;
+import java.net.InetSocketAddress;
+import java.net.Socket;
 import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
@@ -18,6 +21,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Properties;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -32,7 +36,7 @@ import java.util.regex.Pattern;
 
 /**
  * The Pulse side of bench/tasks.sh (see bench/TASKS.md). A single-file program with no
- * dependencies beyond the JDK (java.net.http), run in source-launch mode on Java 17:
+ * dependencies beyond the JDK (its HTTP client is a small keep-alive one below), run in source-launch mode on Java 17:
  *
  * <pre>
  *   java bench/TasksBench.java --url http://127.0.0.1:PORT --pg postgresql://postgres@127.0.0.1:PGPORT/postgres
@@ -96,9 +100,9 @@ public class TasksBench {
   /** One per accepted task in a batch answer ({"items":[{"id":..,"status":"queued","replayed":false}, ...]}). */
   static final Pattern QUEUED = Pattern.compile("\"status\"\\s*:\\s*\"queued\"");
 
-  static HttpClient http;
-  static HttpRequest submitRequest;  // POST /api/v1/tasks, one task
-  static final Map<Integer, HttpRequest> batchRequests = new ConcurrentHashMap<>();  // POST /api/v1/tasks/batch by task count
+  static Http http;
+  static byte[] submitRequest;  // POST /api/v1/tasks, one task
+  static final Map<Integer, byte[]> batchRequests = new ConcurrentHashMap<>();  // POST /api/v1/tasks/batch by task count
   static String token;
   static String url;
   static String pg;
@@ -137,24 +141,17 @@ public class TasksBench {
       die("--batch must be 1..1000 (the batch endpoint takes up to 1000 tasks), not %d", batch);
     }
 
-    http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(5))
-      .executor(Executors.newFixedThreadPool(2)).build();
+    http = new Http(URI.create(url));
     Properties result = new Properties();
     boolean clean = true;
 
-    HttpResponse<String> login = http.send(HttpRequest.newBuilder(URI.create(url + "/api/v1/auth/login"))
-      .header("Content-Type", "application/json")
-      .POST(HttpRequest.BodyPublishers.ofString("{\"username\":\"bench\",\"password\":\"bench-password-1\"}")).build(),
-      HttpResponse.BodyHandlers.ofString());
+    Http.Response login = http.send(http.post("/api/v1/auth/login", null, "{\"username\":\"bench\",\"password\":\"bench-password-1\"}"));
     Matcher tokenMatch = Pattern.compile("\"access_token\"\\s*:\\s*\"([^\"]+)\"").matcher(login.body());
-    if (login.statusCode() != 200 || !tokenMatch.find()) {
-      die("login answered %d: %s", login.statusCode(), login.body());
+    if (login.status() != 200 || !tokenMatch.find()) {
+      die("login answered %d: %s", login.status(), login.body());
     }
     token = tokenMatch.group(1);
-    submitRequest = HttpRequest.newBuilder(URI.create(url + "/api/v1/tasks"))
-      .header("Content-Type", "application/json").header("Authorization", "Bearer " + token)
-      .timeout(Duration.ofSeconds(30))
-      .POST(HttpRequest.BodyPublishers.ofString(BODY)).build();
+    submitRequest = http.post("/api/v1/tasks", token, BODY);
     String how = batch == 1 ? "one POST per task" : "in batches of " + batch;
 
     // ---- warm-up (not measured)
@@ -168,6 +165,11 @@ public class TasksBench {
         die("warm-up went wrong: %d tasks not accepted, %d of %d succeeded; first error: %s", warm.errors.get(), seen,
           warmup, warm.firstError);
       }
+      // As pgbench does before it measures: the warm-up's dead row versions vacuumed, and a
+      // checkpoint, so the measured phases neither walk the one nor wait on the other, and write
+      // their WAL into recycled segments rather than new ones.
+      psql("VACUUM (ANALYZE) tasks");
+      psql("CHECKPOINT");
     }
 
     // ---- full load: as fast as the API allows
@@ -301,6 +303,155 @@ public class TasksBench {
 
   // ---------------------------------------------------------------- HTTP
 
+  /** Threads for the paced phases' sends (an idle one is reused, else one is made): the open loop never waits for one. */
+  static final ExecutorService SENDERS = Executors.newCachedThreadPool(task -> {
+    Thread thread = new Thread(task, "sender");
+    thread.setDaemon(true);
+    return thread;
+  });
+
+  /** Sends a prepared request on a sender thread; `done` gets the response or the failure. */
+  static void sendAsync(byte[] request, java.util.function.BiConsumer<Http.Response, Throwable> done) {
+    SENDERS.execute(() -> {
+      Http.Response response;
+      try {
+        response = http.send(request);
+      } catch (IOException | RuntimeException e) {
+        done.accept(null, e);
+        return;
+      }
+      done.accept(response, null);
+    });
+  }
+
+  /**
+   * A small HTTP/1.1 client: each request is prepared once as bytes and sent over a keep-alive
+   * socket from a pool (one socket per request in flight). The JDK's java.net.http cost this
+   * load generator about 0.4 of the machine's 2 cores at under 200 requests/s, CPU the node
+   * under test then lacked; this costs a small fraction of that.
+   */
+  static final class Http {
+    record Response(int status, String body) {
+    }
+
+    private final String host;
+    private final int port;
+    private final ConcurrentLinkedQueue<Connection> idle = new ConcurrentLinkedQueue<>();
+
+    Http(URI base) {
+      host = base.getHost();
+      port = base.getPort();
+    }
+
+    /** A POST with a JSON body, as the bytes to send; token null for none. */
+    byte[] post(String path, String token, String json) {
+      byte[] body = json.getBytes(StandardCharsets.UTF_8);
+      byte[] head = ("POST " + path + " HTTP/1.1\r\nHost: " + host + ":" + port + "\r\nContent-Type: application/json\r\n"
+        + (token == null ? "" : "Authorization: Bearer " + token + "\r\n")
+        + "Content-Length: " + body.length + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII);
+      byte[] request = Arrays.copyOf(head, head.length + body.length);
+      System.arraycopy(body, 0, request, head.length, body.length);
+      return request;
+    }
+
+    Response send(byte[] request) throws IOException {
+      Connection connection = idle.poll();
+      if (connection == null) {
+        connection = new Connection(host, port);
+      }
+      try {
+        Response response = connection.exchange(request);
+        if (connection.reusable) {
+          idle.add(connection);
+        } else {
+          connection.socket.close();
+        }
+        return response;
+      } catch (IOException | RuntimeException e) {
+        connection.socket.close();
+        throw e;
+      }
+    }
+  }
+
+  /** One keep-alive socket: a request out, its response (Content-Length or chunked) back. */
+  static final class Connection {
+    final Socket socket = new Socket();
+    final BufferedOutputStream out;
+    final InputStream in;
+    boolean reusable = true;
+
+    Connection(String host, int port) throws IOException {
+      socket.setTcpNoDelay(true);
+      socket.connect(new InetSocketAddress(host, port), 5000);
+      socket.setSoTimeout(30_000);
+      out = new BufferedOutputStream(socket.getOutputStream(), 16 * 1024);
+      in = new BufferedInputStream(socket.getInputStream(), 16 * 1024);
+    }
+
+    Http.Response exchange(byte[] request) throws IOException {
+      out.write(request);
+      out.flush();
+      String status = line();  // HTTP/1.1 201 Created
+      int code = Integer.parseInt(status.substring(9, 12));
+      int length = -1;
+      boolean chunked = false;
+      for (String header = line(); !header.isEmpty(); header = line()) {
+        int colon = header.indexOf(':');
+        String name = header.substring(0, colon).trim().toLowerCase(Locale.ROOT);
+        String value = header.substring(colon + 1).trim().toLowerCase(Locale.ROOT);
+        if (name.equals("content-length")) {
+          length = Integer.parseInt(value);
+        } else if (name.equals("transfer-encoding")) {
+          chunked = value.contains("chunked");
+        } else if (name.equals("connection") && value.equals("close")) {
+          reusable = false;
+        }
+      }
+      ByteArrayOutputStream body = new ByteArrayOutputStream();
+      if (chunked) {
+        for (int size = chunkSize(); size > 0; size = chunkSize()) {
+          body.write(exactly(size));
+          line();
+        }
+        while (!line().isEmpty()) {
+          // trailers
+        }
+      } else if (length >= 0) {
+        body.write(exactly(length));
+      } else {
+        reusable = false;
+        body.write(in.readAllBytes());
+      }
+      return new Http.Response(code, body.toString(StandardCharsets.UTF_8));
+    }
+
+    private int chunkSize() throws IOException {
+      return Integer.parseInt(line().split(";", 2)[0].trim(), 16);
+    }
+
+    private byte[] exactly(int n) throws IOException {
+      byte[] bytes = in.readNBytes(n);
+      if (bytes.length < n) {
+        throw new EOFException("the server closed the connection in a response body");
+      }
+      return bytes;
+    }
+
+    private String line() throws IOException {
+      StringBuilder line = new StringBuilder();
+      for (int c = in.read(); c != '\n'; c = in.read()) {
+        if (c < 0) {
+          throw new EOFException("the server closed the connection");
+        }
+        if (c != '\r') {
+          line.append((char) c);
+        }
+      }
+      return line.toString();
+    }
+  }
+
   /** What became of a phase's requests: tasks accepted and not, latency per request, the schedule's lag. */
   static final class Submitted {
     final AtomicInteger ok = new AtomicInteger();        // tasks accepted (201, status "queued")
@@ -358,19 +509,15 @@ public class TasksBench {
   }
 
   /** POST /api/v1/tasks/batch carrying `size` noop tasks. */
-  static HttpRequest batchRequest(int size) {
-    String body = "{\"tasks\":[" + String.join(",", Collections.nCopies(size, BODY)) + "]}";
-    return HttpRequest.newBuilder(URI.create(url + "/api/v1/tasks/batch"))
-      .header("Content-Type", "application/json").header("Authorization", "Bearer " + token)
-      .timeout(Duration.ofSeconds(30))
-      .POST(HttpRequest.BodyPublishers.ofString(body)).build();
+  static byte[] batchRequest(int size) {
+    return http.post("/api/v1/tasks/batch", token, "{\"tasks\":[" + String.join(",", Collections.nCopies(size, BODY)) + "]}");
   }
 
   /**
    * The request for `size` tasks: POST /api/v1/tasks when perRequest is 1, else a batch request,
    * built once per size (requests are immutable; the paced phase sends many small ones).
    */
-  static HttpRequest request(int perRequest, int size) {
+  static byte[] request(int perRequest, int size) {
     if (perRequest == 1) {
       return submitRequest;
     }
@@ -394,9 +541,9 @@ public class TasksBench {
           result.requests.incrementAndGet();
           long start = System.nanoTime();
           try {
-            HttpResponse<String> response = http.send(request(perRequest, size), HttpResponse.BodyHandlers.ofString());
-            result.answered(start, size, perRequest > 1, response.statusCode(), response.body(), null);
-          } catch (IOException | InterruptedException e) {
+            Http.Response response = http.send(request(perRequest, size));
+            result.answered(start, size, perRequest > 1, response.status(), response.body(), null);
+          } catch (IOException e) {
             result.answered(start, size, perRequest > 1, 0, null, e);
           }
         }
@@ -428,8 +575,8 @@ public class TasksBench {
       }
       permits.acquire();
       long sent = result.sending(i == 0, due, maxInFlight - permits.availablePermits());
-      http.sendAsync(submitRequest, HttpResponse.BodyHandlers.ofString()).whenComplete((response, failure) -> {
-        result.answered(sent, 1, false, response == null ? 0 : response.statusCode(), response == null ? null : response.body(),
+      sendAsync(submitRequest, (response, failure) -> {
+        result.answered(sent, 1, false, response == null ? 0 : response.status(), response == null ? null : response.body(),
           failure);
         permits.release();
         answered.countDown();
@@ -461,8 +608,8 @@ public class TasksBench {
         int size = Math.min(perRequest, due - i);
         permits.acquire();
         long sent = result.sending(i == 0, start + (long) (i * 1e9 / rate), maxInFlight - permits.availablePermits());
-        http.sendAsync(request(perRequest, size), HttpResponse.BodyHandlers.ofString()).whenComplete((response, failure) -> {
-          result.answered(sent, size, true, response == null ? 0 : response.statusCode(),
+        sendAsync(request(perRequest, size), (response, failure) -> {
+          result.answered(sent, size, true, response == null ? 0 : response.status(),
             response == null ? null : response.body(), failure);
           permits.release();
         });

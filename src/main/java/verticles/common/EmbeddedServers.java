@@ -74,6 +74,10 @@ public final class EmbeddedServers implements AutoCloseable {
       // The library's defaults favour throwaway test databases (fsync off); this data is kept.
       .setServerConfig("fsync", "on")
       .setServerConfig("synchronous_commit", "on")
+      // A task leaves two dead row versions behind (claimed, finished): at thousands a second the
+      // partial indexes of waiting and running tasks fill with them within the default minute
+      // between autovacuum rounds, and every reaper and reconciler pass walks them all.
+      .setServerConfig("autovacuum_naptime", "5s")
       .setPGStartupWait(Duration.ofSeconds(30))
       .setOutputRedirector(ProcessBuilder.Redirect.DISCARD)
       .setErrorRedirector(ProcessBuilder.Redirect.DISCARD)

@@ -34,6 +34,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
+import java.util.UUID;
 
 /**
  * Owns tasks, schedules, queues and the Redis backlog. Answers the task API (submit, read,
@@ -54,6 +55,8 @@ public class DispatchVerticle extends VerticleBase {
   private final Set<String> knownQueues = new HashSet<>();
   private final Set<String> toWake = new LinkedHashSet<>();
   private boolean wakeWindowOpen;
+  private static final String HOUSEKEEPER = "tasks.housekeeper";
+  private final String housekeeperToken = UUID.randomUUID().toString();
 
   @Override
   public Future<?> start() {
@@ -83,9 +86,14 @@ public class DispatchVerticle extends VerticleBase {
     ServiceReplies.serve(vertx, Addresses.Schedules.DELETE, this::deleteSchedule);
     ServiceReplies.serve(vertx, Addresses.Queues.LIST, body -> Caller.requireAdmin("see the queues").compose(ignored -> queueStats()));
     ServiceReplies.serve(vertx, Addresses.Queues.UPDATE, this::updateQueue);
-    dispatcher.start();
+    dispatcher.start(claimHousekeeping());
     scheduler.start();
     return new ServiceHealth(vertx, Role.DISPATCH, config()).postgres(pool).redis(redis).serve();
+  }
+
+  /** The first of the node's instances to start keeps house for the node (see Dispatcher#start); the others only dispatch. */
+  private boolean claimHousekeeping() {
+    return vertx.sharedData().<String, String>getLocalMap(HOUSEKEEPER).putIfAbsent(HOUSEKEEPER, housekeeperToken) == null;
   }
 
   /**
@@ -105,6 +113,7 @@ public class DispatchVerticle extends VerticleBase {
   @Override
   public Future<?> stop() {
     scheduler.stop();
+    vertx.sharedData().getLocalMap(HOUSEKEEPER).remove(HOUSEKEEPER, housekeeperToken);
     return dispatcher.stop(Math.min(3000, config().getInteger(Config.SHUTDOWN_GRACE_MS)));
   }
 

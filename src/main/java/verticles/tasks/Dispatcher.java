@@ -12,6 +12,7 @@ import io.vertx.core.eventbus.Message;
 import io.vertx.core.json.JsonObject;
 import io.vertx.sqlclient.Pool;
 import io.vertx.sqlclient.Row;
+import io.vertx.sqlclient.RowSet;
 import io.vertx.sqlclient.Tuple;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -78,6 +79,7 @@ final class Dispatcher {
   private boolean polling;
   private boolean pollAgain;
   private boolean stopping;
+  private boolean keepsHouse;
 
   Dispatcher(Vertx vertx, Pool pool, Backlog backlog, TaskEvents events, String node, long leaseMs, int capacity,
              long reconcileMs, TaskMeters meters) {
@@ -93,7 +95,14 @@ final class Dispatcher {
     this.meters = meters;
   }
 
-  void start() {
+  /**
+   * Every dispatcher takes work, renews its own leases and follows the queues' limits. The one
+   * that keeps house for its node ({@code keepsHouse}) also promotes due delayed tasks, expires
+   * leases, reaps, reconciles and keeps the gauges: once per node is enough, and the reaper's
+   * and reconciler's index walks are what a busy PostgreSQL feels.
+   */
+  void start(boolean keepsHouse) {
+    this.keepsHouse = keepsHouse;
     vertx.eventBus().<String>consumer(WAKEUP, message -> {
       if (message.body() != null) {
         queues.add(message.body());  // a queue this node has not seen yet starts at once, not at the next refresh
@@ -105,11 +114,16 @@ final class Dispatcher {
       poll();
     });
     timers.add(vertx.setPeriodic(100, ignored -> poll()));
-    timers.add(vertx.setPeriodic(200, ignored -> promote()));
-    timers.add(vertx.setPeriodic(1000, ignored -> reap()));
     timers.add(vertx.setPeriodic(Math.max(100, leaseMs / 3), ignored -> renew()));
-    timers.add(vertx.setPeriodic(reconcileMs, ignored -> reconcile()));
     timers.add(vertx.setPeriodic(2000, ignored -> refreshQueues()));
+    if (keepsHouse) {
+      timers.add(vertx.setPeriodic(200, ignored -> promote()));
+      timers.add(vertx.setPeriodic(1000, ignored -> expireLeases()));
+      timers.add(vertx.setPeriodic(reconcileMs, ignored -> {
+        reap();
+        reconcile();
+      }));
+    }
     refreshQueues();
   }
 
@@ -394,26 +408,35 @@ final class Dispatcher {
       backlog.promote(queue).compose(ids -> ids.isEmpty() ? Future.succeededFuture()
           : pool.preparedQuery(TaskSql.MARK_QUEUED).execute(Tuple.of((Object) inLockOrder(ids))).map(rows -> {
             rows.forEach(row -> events.changed(TaskJson.task(row)));
-            poll();
+            vertx.eventBus().publish(WAKEUP, queue);
             return null;
           }))
         .onFailure(error -> log.debug("promoting {} failed: {}", queue, error.toString()));
     }
   }
 
-  /** Leases nobody renewed: their holder died. Redis forgets them; PostgreSQL requeues (or buries) the task. */
-  private void reap() {
+  /**
+   * Leases nobody renewed: their holder died. Redis drops them and names them, and PostgreSQL
+   * requeues (or buries) those tasks, looked up by id. Within a second of a lease's end.
+   */
+  private void expireLeases() {
     for (String queue : new ArrayList<>(queues)) {
-      backlog.expireLeases(queue).onFailure(error -> log.debug("expiring leases of {} failed: {}", queue, error.toString()));
+      backlog.expireLeases(queue)
+        .compose(ids -> ids.isEmpty() ? Future.succeededFuture()
+          : pool.preparedQuery(TaskSql.REAP_IDS).execute(Tuple.of((Object) inLockOrder(ids))).compose(this::reaped))
+        .onFailure(error -> log.warn("expiring leases of {} failed: {} (the reaper will find them)", queue, error.toString()));
     }
-    pool.query(TaskSql.REAP).execute().compose(rows -> {
-      rows.forEach(row -> log.warn("task {} lost its worker ({}); now {}", row.getLong("id"), row.getString("last_error"), row.getString("status")));
-      return requeued(rows).onSuccess(ignored -> {
-        if (rows.size() > 0) {
-          poll();
-        }
-      });
-    }).onFailure(error -> log.warn("reaping expired leases failed: {}", error.toString()));
+  }
+
+  /** The reaper proper, every reconcile period: every lease PostgreSQL sees expired, also those Redis lost. */
+  private void reap() {
+    pool.query(TaskSql.REAP).execute().compose(this::reaped)
+      .onFailure(error -> log.warn("reaping expired leases failed: {}", error.toString()));
+  }
+
+  private Future<Void> reaped(RowSet<Row> rows) {
+    rows.forEach(row -> log.warn("task {} lost its worker ({}); now {}", row.getLong("id"), row.getString("last_error"), row.getString("status")));
+    return requeued(rows);
   }
 
   /** Held leases (id → {queue, attempt}) as their ids per queue. */
@@ -423,7 +446,7 @@ final class Dispatcher {
     return byQueue;
   }
 
-  /** Rows PostgreSQL changed (reaped, or handed back): published, and the queued ones pushed, one script per queue. */
+  /** Rows PostgreSQL changed (reaped, or handed back): published, and the queued ones pushed, one script per queue, and the dispatchers woken. */
   private Future<Void> requeued(Iterable<Row> rows) {
     Map<String, List<long[]>> ready = new HashMap<>();
     for (Row row : rows) {
@@ -434,7 +457,8 @@ final class Dispatcher {
       }
     }
     List<Future<?>> pushes = new ArrayList<>();
-    ready.forEach((queue, tasks) -> pushes.add(backlog.pushReady(queue, tasks)));
+    ready.forEach((queue, tasks) -> pushes.add(backlog.pushReady(queue, tasks)
+      .onSuccess(ignored -> vertx.eventBus().publish(WAKEUP, queue))));
     return Future.all(pushes).mapEmpty();
   }
 
@@ -481,7 +505,10 @@ final class Dispatcher {
     });
   }
 
-  /** Queue names and limits: PostgreSQL's copy is written to Redis (which may have lost it); depth gauges follow. */
+  /**
+   * Queue names and limits from PostgreSQL, the truth; the housekeeper writes them to Redis (which
+   * may have lost them) and refreshes the depth gauges.
+   */
   private void refreshQueues() {
     pool.query(TaskSql.QUEUES).execute().compose(rows -> {
       List<Future<?>> writes = new ArrayList<>();
@@ -491,28 +518,36 @@ final class Dispatcher {
         if (row.getBoolean("paused")) {
           paused.add(row.getString("name"));
         }
-        writes.add(backlog.writeLimits(row.getString("name"), row.getBoolean("paused"), row.getInteger("concurrency"),
-          row.getInteger("rate_per_s")));
+        if (keepsHouse) {
+          writes.add(backlog.writeLimits(row.getString("name"), row.getBoolean("paused"), row.getInteger("concurrency"),
+            row.getInteger("rate_per_s")));
+        }
       }
       return Future.all(writes);
-    }).compose(ignored -> backlog.queues()).onSuccess(names -> {
+    }).compose(ignored -> backlog.queues()).compose(names -> {
       queues.addAll(names);
-      for (String queue : queues) {
-        backlog.depth(queue).onSuccess(depth -> {
-          if (depths.put(queue, depth) == null) {
-            Gauge.builder("pulse.tasks.ready", depths, d -> d.getOrDefault(queue, new long[3])[0]).tag("queue", queue).register(metrics);
-            Gauge.builder("pulse.tasks.delayed", depths, d -> d.getOrDefault(queue, new long[3])[1]).tag("queue", queue).register(metrics);
-            Gauge.builder("pulse.tasks.running", depths, d -> d.getOrDefault(queue, new long[3])[2]).tag("queue", queue).register(metrics);
-            Gauge.builder("pulse.tasks.oldest.ready", oldestReady, o -> o.getOrDefault(queue, 0.0)).baseUnit("seconds")
-              .description("how long the oldest ready task has waited").tag("queue", queue).register(metrics);
-          }
-        });
-      }
-    }).compose(ignored -> pool.query(TaskSql.OLDEST_READY).execute()).onSuccess(rows -> {
+      return keepsHouse ? refreshGauges() : Future.succeededFuture();
+    }).onFailure(error -> log.debug("refreshing queues failed: {}", error.toString()));
+  }
+
+  private Future<Void> refreshGauges() {
+    for (String queue : queues) {
+      backlog.depth(queue).onSuccess(depth -> {
+        if (depths.put(queue, depth) == null) {
+          Gauge.builder("pulse.tasks.ready", depths, d -> d.getOrDefault(queue, new long[3])[0]).tag("queue", queue).register(metrics);
+          Gauge.builder("pulse.tasks.delayed", depths, d -> d.getOrDefault(queue, new long[3])[1]).tag("queue", queue).register(metrics);
+          Gauge.builder("pulse.tasks.running", depths, d -> d.getOrDefault(queue, new long[3])[2]).tag("queue", queue).register(metrics);
+          Gauge.builder("pulse.tasks.oldest.ready", oldestReady, o -> o.getOrDefault(queue, 0.0)).baseUnit("seconds")
+            .description("how long the oldest ready task has waited").tag("queue", queue).register(metrics);
+        }
+      });
+    }
+    return pool.query(TaskSql.OLDEST_READY).execute().map(rows -> {
       Map<String, Double> ages = new HashMap<>();
       rows.forEach(row -> ages.put(row.getString("queue"), row.getDouble("age")));
       queues.forEach(queue -> oldestReady.put(queue, ages.getOrDefault(queue, 0.0)));
-    }).onFailure(error -> log.debug("refreshing queues failed: {}", error.toString()));
+      return null;
+    });
   }
 
   /**

@@ -101,13 +101,22 @@ final class TaskSql {
       + "finished_at = CASE WHEN $3 = 'queued' THEN NULL ELSE now() END, updated_at = now() "
       + "WHERE id = $1 AND attempts = $2 AND status = 'running' RETURNING " + COLUMNS;
 
-  /** Leases whose holder stopped renewing (it died): back to the queue, or dead when out of attempts. */
-  static final String REAP =
-    "UPDATE tasks SET status = CASE WHEN attempts >= max_attempts THEN 'dead' ELSE 'queued' END, run_at = now(), "
+  /** A lease whose holder stopped renewing (it died): the task goes back to the queue, or is dead when out of attempts. */
+  private static final String REAPED =
+    "SET status = CASE WHEN attempts >= max_attempts THEN 'dead' ELSE 'queued' END, run_at = now(), "
       + "queued_at = now(), lease_until = NULL, leased_by = NULL, updated_at = now(), "
-      + "last_error = 'lease expired: the worker holding attempt ' || attempts || ' stopped answering' "
+      + "last_error = 'lease expired: the worker holding attempt ' || attempts || ' stopped answering' ";
+
+  /** Every expired lease PostgreSQL has, whether or not Redis still knows it: it walks the partial index of running tasks. */
+  static final String REAP =
+    "UPDATE tasks " + REAPED
       + "WHERE id IN (SELECT id FROM tasks WHERE status = 'running' AND lease_until < now() LIMIT 500 FOR UPDATE SKIP LOCKED) "
       + "RETURNING " + COLUMNS;
+
+  /** The leases Redis saw expire ($1), if PostgreSQL sees them expired too: primary-key lookups. */
+  static final String REAP_IDS =
+    "UPDATE tasks t " + REAPED + "FROM unnest($1::bigint[]) AS c (id) "
+      + "WHERE t.id = c.id AND " + RUNNING_ROW + " AND t.lease_until < now() RETURNING " + qualified();
 
   /** A stopping node hands its running tasks back at once, without spending their attempt. */
   static final String RETURN_LEASES =
