@@ -154,17 +154,15 @@ public class TasksBench {
     submitRequest = http.post("/api/v1/tasks", token, BODY);
     String how = batch == 1 ? "one POST per task" : "in batches of " + batch;
 
-    // ---- warm-up (not measured)
+    // ---- warm-up (not measured): the phases' two shapes, so the JIT has compiled both
     if (warmup > 0) {
-      log("warm-up: %d tasks %s, %d requests in flight, until all succeeded", warmup, how, concurrency);
-      long from = maxId();
-      Submitted warm = closedLoop(warmup, batch, concurrency);
-      long to = maxId();
-      long seen = waitSucceeded(from, to, warmup);
-      if (warm.errors.get() > 0 || seen != warmup) {
-        die("warm-up went wrong: %d tasks not accepted, %d of %d succeeded; first error: %s", warm.errors.get(), seen,
-          warmup, warm.firstError);
-      }
+      int warmPaced = warmup / 5;
+      int warmFull = warmup - warmPaced;
+      log("warm-up: %d tasks %s, %d requests in flight, then %d paced at half that throughput, until all succeeded",
+        warmFull, how, concurrency, warmPaced);
+      double warmRate = warmFull / warmPhase(warmFull, () -> closedLoop(warmFull, batch, concurrency));
+      warmPhase(warmPaced, () -> batch == 1 ? paced(warmPaced, warmRate / 2, halfMaxInFlight)
+        : pacedBatches(warmPaced, warmRate / 2, halfMaxInFlight, batch));
       // As pgbench does before it measures: the warm-up's dead row versions vacuumed, and a
       // checkpoint, so the measured phases neither walk the one nor wait on the other, and write
       // their WAL into recycled segments rather than new ones.
@@ -207,6 +205,19 @@ public class TasksBench {
       result.store(writer, "bench/TasksBench.java");
     }
     System.exit(clean ? 0 : 3);
+  }
+
+  /** Submits a warm-up part and waits until all its tasks succeeded; returns its seconds. */
+  static double warmPhase(int n, java.util.concurrent.Callable<Submitted> submit) throws Exception {
+    long t0 = System.nanoTime();
+    long from = maxId();
+    Submitted warm = submit.call();
+    long seen = waitSucceeded(from, maxId(), n);
+    if (warm.errors.get() > 0 || seen != n) {
+      die("warm-up went wrong: %d tasks not accepted, %d of %d succeeded; first error: %s", warm.errors.get(), seen, n,
+        warm.firstError);
+    }
+    return (System.nanoTime() - t0) / 1e9;
   }
 
   /**
