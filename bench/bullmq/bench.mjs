@@ -432,14 +432,31 @@ async function runProducer() {
 
   const phaseOk = (r, n) => r.add.errors === 0 && r.add.ok === n && r.completed === n && r.failed === 0 && r.e2s.count === n;
 
-  /** WARMUP jobs added like the full-load phase that follows (with addBulk when batch > 1), until all finished. */
-  async function warmUp(queue, worker, batch = 1) {
+  /**
+   * WARMUP jobs added like the full-load phase that follows (with addBulk when batch > 1), until
+   * all finished. With `withPaced`, the last fifth is added paced at half the throughput of the rest
+   * (the half-load phase's shape), as on Pulse's side.
+   */
+  async function warmUp(queue, worker, batch = 1, withPaced = false) {
     if (WARMUP <= 0) return;
-    log(`warm-up: ${WARMUP} jobs through a worker with concurrency ${worker.concurrency}${batch > 1 ? `, addBulk of ${batch}` : ''}`);
-    const finished = worker.finish(WARMUP);
-    const warm = batch > 1 ? await addAllBulk(queue, WARMUP, batch) : await addAll(queue, WARMUP);
+    const pacedN = withPaced ? Math.floor(WARMUP / 5) : 0;
+    const fullN = WARMUP - pacedN;
+    log(`warm-up: ${fullN} jobs through a worker with concurrency ${worker.concurrency}${batch > 1 ? `, addBulk of ${batch}` : ''}` +
+      (pacedN > 0 ? `, then ${pacedN} paced at half that throughput` : ''));
+    const t0 = now();
+    const finished = worker.finish(fullN);
+    const warm = batch > 1 ? await addAllBulk(queue, fullN, batch) : await addAll(queue, fullN);
     const done = await finished;
     if (warm.errors || done.failed) throw new Error(`warm-up went wrong: ${warm.errors} add errors, ${done.failed} failed jobs`);
+    if (pacedN > 0) {
+      const rate = fullN / ((now() - t0) / 1e3) / 2;
+      const pacedFinished = worker.finish(pacedN);
+      const warmPaced = await paced(queue, pacedN, rate, HALF_MAX_IN_FLIGHT);
+      const pacedDone = await pacedFinished;
+      if (warmPaced.errors || pacedDone.failed) {
+        throw new Error(`warm-up went wrong: ${warmPaced.errors} add errors, ${pacedDone.failed} failed jobs`);
+      }
+    }
   }
 
   const result = { n: N, half_n: HALF_N, concurrency: CONCURRENCY, batch: BATCH, batch_concurrency: BATCH_CONCURRENCY };
@@ -451,7 +468,7 @@ async function runProducer() {
     await queue.obliterate({ force: true }); // a fresh Redis has none; keeps a re-run against a kept Redis honest
 
     let worker = await startWorker(WORKER_CONCURRENCY);
-    await warmUp(queue, worker);
+    await warmUp(queue, worker, 1, true);
     log(`full load: ${N} adds, ${CONCURRENCY} in flight, worker concurrency ${WORKER_CONCURRENCY}, until all completed`);
     result.full = await phase(queue, worker, 'full', N, 0);
     clean &&= phaseOk(result.full, N);
