@@ -1,0 +1,93 @@
+package verticles.tasks;
+
+import io.vertx.core.json.JsonObject;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import verticles.Node;
+import verticles.common.Config;
+import verticles.common.EmbeddedServers;
+import verticles.support.Api;
+import verticles.support.ServerFiles;
+import verticles.support.TestServers;
+
+import java.net.URI;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.Statement;
+import java.time.Duration;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+/**
+ * The fast way back for a dead worker's task: Redis names the leases that expired, and the
+ * housekeeper reaps those tasks in PostgreSQL by id within seconds. The index-walking reaper,
+ * which also finds leases Redis lost, runs only every reconcile period: ten minutes here, so
+ * only the fast way can act during the test.
+ */
+class LeaseExpiryTest {
+
+  @TempDir
+  static Path redisDir;
+
+  private static EmbeddedServers redis;
+  private static int redisPort;
+  private static String databaseUrl;
+  private static Node node;
+  private static Api api;
+  private static String admin;
+
+  @BeforeAll
+  static void start() throws Exception {
+    redis = EmbeddedServers.open(redisDir);
+    redisPort = URI.create(redis.startRedis(0)).getPort();
+    databaseUrl = TestServers.freshDatabase();
+    Config config = TestServers.config(Map.of("DATABASE_URL", databaseUrl, "REDIS_URL", "redis://127.0.0.1:" + redisPort,
+      "ADMIN_USERNAME", "ops", "ADMIN_PASSWORD", "ops-password-1",
+      "TASK_LEASE_MS", "2000", "TASK_RECONCILE_MS", "600000"));
+    node = Node.start(config).toCompletionStage().toCompletableFuture().get(60, TimeUnit.SECONDS);
+    api = new Api(config.integer("HTTP_PORT"));
+    admin = api.login("ops", "ops-password-1");
+  }
+
+  @AfterAll
+  static void stop() throws Exception {
+    node.stop().toCompletionStage().toCompletableFuture().get(20, TimeUnit.SECONDS);
+    redis.close();
+  }
+
+  private static long succeededNoop() {
+    long id = api.post("/api/v1/tasks", new JsonObject().put("type", "noop").put("queue", "ghosts"), admin).json().getLong("id");
+    TestServers.await("task " + id + " to succeed", Duration.ofSeconds(10), () -> "succeeded".equals(task(id).getString("status")));
+    return id;
+  }
+
+  private static JsonObject task(long id) {
+    return api.get("/api/v1/tasks/" + id, admin).json();
+  }
+
+  @Test
+  void aLeaseRedisSawExpireIsReapedAndRunAgainWithinSeconds() throws Exception {
+    long known = succeededNoop();
+    long lost = succeededNoop();
+    // Both as a worker that died mid-task leaves them: running, the lease lapsed a second ago.
+    // Redis still has the first one's lease; the second one's it lost (a flush, say).
+    try (Connection db = TestServers.jdbc(databaseUrl); Statement statement = db.createStatement()) {
+      assertEquals(2, statement.executeUpdate("UPDATE tasks SET status = 'running', finished_at = NULL, "
+        + "lease_until = now() - interval '1 second', leased_by = 'a-node-that-died' WHERE id IN (" + known + ", " + lost + ")"));
+    }
+    assertEquals(":1", ServerFiles.redisCommand(redisPort, "ZADD", "tasks:leased:ghosts",
+      String.valueOf(System.currentTimeMillis() - 1000), String.valueOf(known)));
+
+    TestServers.await("the task whose lease Redis saw expire to run again", Duration.ofSeconds(5),
+      () -> "succeeded".equals(task(known).getString("status")));
+    JsonObject again = task(known);
+    assertEquals(2, again.getInteger("attempts"), "the dead worker's attempt, then one more: " + again.encode());
+    JsonObject waiting = task(lost);
+    assertEquals("running", waiting.getString("status"),
+      "a lease Redis lost waits for the reaper proper (every reconcile period): " + waiting.encode());
+  }
+}
