@@ -57,8 +57,10 @@ import java.util.regex.Pattern;
  *
  * <ol>
  *   <li>Logs in (the node's admin: ADMIN_USERNAME bench / bench-password-1).
- *   <li>Warm-up, not measured: {@code --warmup} tasks, submitted like the full-load phase, until
- *       all succeeded (JIT, connection pools, Lua scripts loaded).
+ *   <li>Warm-up, not measured: {@code --warmup} tasks in the measured phases' two shapes (JIT,
+ *       connection pools, Lua scripts loaded): four fifths submitted like the full-load phase, then
+ *       one fifth paced like the half-load phase at half the throughput the first part reached,
+ *       each until all succeeded. Then VACUUM (ANALYZE) tasks and CHECKPOINT.
  *   <li>Full load ({@code full}): {@code --n} tasks submitted as fast as the API allows,
  *       {@code --concurrency} requests in flight (one thread each, closed loop; each request
  *       carries B tasks, the last one fewer), until all have succeeded (the succeeded count polled

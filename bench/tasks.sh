@@ -17,7 +17,8 @@
 # in its own process, concurrency 16, no-op processor, until all N completed; enqueue-to-start per
 # job is processedOn - timestamp; then, as an extra row, full load with worker concurrency 64; then
 # full load with queue.addBulk in chunks of 100 (8 calls in flight), worker concurrency 16. Each
-# side and each new worker has a warm-up (150,000 jobs) first. Writes bench/results/tasks.md. About 2 minutes
+# side and each new worker has a warm-up (150,000 jobs; where a half-load phase follows, its last fifth paced
+# at half the throughput of the rest) first; Pulse's is followed by VACUUM and CHECKPOINT. Writes bench/results/tasks.md. About 2 minutes
 # (plus npm install the first time). Installs postgresql-client (psql) and curl with apt-get, and
 # BullMQ with npm, when missing. Knobs (the results are then not comparable): TASKS_N,
 # TASKS_HALF_N, TASKS_WARMUP, TASKS_HALF_TICK_MS, TASKS_BATCH, TASKS_BATCH_CONCURRENCY, TASKS_CONCURRENCY,
@@ -27,7 +28,7 @@ set -euo pipefail
 
 N=${TASKS_N:-20000}                      # jobs per full-load phase, each side
 HALF_N=${TASKS_HALF_N:-$N}               # jobs per half-load phase (fewer if they would take over 40 s)
-WARMUP=${TASKS_WARMUP:-150000}           # jobs through each side before measuring (not counted): the JIT settles after ~150,000 tasks
+WARMUP=${TASKS_WARMUP:-150000}           # jobs through each side before measuring (not counted): 4/5 closed loop, 1/5 paced
 BATCH=${TASKS_BATCH:-100}                # Pulse: tasks per POST /api/v1/tasks/batch (1: one POST /api/v1/tasks each); BullMQ: jobs per addBulk
 BATCH_CONCURRENCY=${TASKS_BATCH_CONCURRENCY:-8}  # batch requests / addBulk calls in flight at full load
 CONCURRENCY=${TASKS_CONCURRENCY:-64}     # single submits / queue.add calls in flight at full load
@@ -316,8 +317,9 @@ mkdir -p "$(dirname "$RESULTS")"
   pulse_dispatch half "$P_HALF_LABEL"
   if (( HAS_SINGLE )); then pulse_dispatch single "single submits, full"; fi
   echo
-  echo "Autovacuum ran on \`tasks\` $(p tasks_table.autovacuum_count) time(s) during the run ($(p tasks_table.rows) rows at the end, warm-up"
-  echo "included): until it runs, every task ever queued keeps an entry in the partial index \`tasks_waiting\`."
+  echo "Vacuum ran on \`tasks\` $(p tasks_table.autovacuum_count) time(s) during the run (the bench's own after the warm-up included;"
+  echo "$(p tasks_table.rows) rows at the end, warm-up included): until it runs, every task queued since keeps an entry in the partial"
+  echo "index \`tasks_waiting\`."
   echo
   if (( ! ROWS_OK )); then
     echo "**WARNING: a side did not end cleanly (errors, a count that does not match, or failed jobs; see the"

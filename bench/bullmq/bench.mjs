@@ -15,7 +15,9 @@
 // completion and the enqueue-to-start latencies of those jobs.
 //
 // 1. Worker with concurrency --worker-concurrency (16, as the issue asks).
-// 2. Warm-up, not measured: --warmup jobs added as in the full-load phase, until all completed.
+// 2. Warm-up, not measured: --warmup jobs, four fifths added as in the full-load phase, then one
+//    fifth paced as in the half-load phase at half the throughput the first part reached, until
+//    all completed (Pulse's warm-up has the same two shapes).
 // 3. Full load: --n × queue.add('noop', {}) as fast as the producer can, --concurrency calls in
 //    flight (closed loop), while the worker runs them; until all N completed. Throughput:
 //    N ÷ (first add → the N-th 'completed' event).
