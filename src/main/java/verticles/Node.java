@@ -59,6 +59,8 @@ public final class Node {
   private String name;
   private EmbeddedServers embedded;
   private Vertx vertx;
+  /** The dispatchers' deployment, undeployed before the rest: see stop(). */
+  private volatile String dispatchDeployment;
 
   private Node(Config config) {
     this.config = config;
@@ -113,8 +115,17 @@ public final class Node {
    * cluster, then stops the embedded servers. Never fails.
    */
   public Future<Void> stop() {
-    Future<Void> closed = vertx == null ? Future.succeededFuture() : vertx.close().otherwiseEmpty();
-    return closed.andThen(ignored -> stopServers());
+    if (vertx == null) {
+      stopServers();
+      return Future.succeededFuture();
+    }
+    // The dispatchers first, while the pools and clients they hand their leases back through are
+    // still open: closing Vert.x closes those alongside the verticles that use them. Then Vert.x,
+    // from a thread of its own (not one of the event loops it is about to stop).
+    Future<Void> dispatchers = dispatchDeployment == null ? Future.succeededFuture() : vertx.undeploy(dispatchDeployment).otherwiseEmpty();
+    return Future.fromCompletionStage(dispatchers.toCompletionStage()
+      .thenComposeAsync(ignored -> vertx.close().otherwiseEmpty().toCompletionStage())
+      .whenComplete((ignored, error) -> stopServers()));
   }
 
   /** Starts embedded servers for what the node's roles need and no URL provides. */
@@ -231,7 +242,10 @@ public final class Node {
       case DISPATCH:
         // The built-in task types run where the dispatcher runs; the bus spreads them across nodes.
         return vertx.deployVerticle(DispatchVerticle::new, new DeploymentOptions(options).setInstances(DispatchVerticle.instances(config)))
-          .compose(id -> vertx.deployVerticle(NoopTask::new, new DeploymentOptions(options).setInstances(2)))
+          .compose(id -> {
+            dispatchDeployment = id;
+            return vertx.deployVerticle(NoopTask::new, new DeploymentOptions(options).setInstances(2));
+          })
           .compose(id -> vertx.deployVerticle(HttpRequestTask::new, new DeploymentOptions(options).setInstances(2)));
       case WORKER:
         options.setThreadingModel(ThreadingModel.WORKER).setInstances(Runtime.getRuntime().availableProcessors());

@@ -45,10 +45,10 @@ final class Backlog {
       + "  redis.call('ZREM', KEYS[1], member) redis.call('ZADD', KEYS[2], (9 - priority) * 1e13 + now, id) ids[#ids + 1] = id end "
       + "return ids");
 
-  /** Drops leases that expired (their holder stopped renewing); returns the ids. */
+  /** Drops leases that ended at least ARGV[1] ms ago (their holder stopped renewing); returns the ids. */
   private static final LuaScript EXPIRE = new LuaScript(
     "local t = redis.call('TIME') local now = t[1] * 1000 + math.floor(t[2] / 1000) "
-      + "local gone = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, 1000) "
+      + "local gone = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[1]), 'LIMIT', 0, 1000) "
       + "for i, id in ipairs(gone) do redis.call('ZREM', KEYS[1], id) end return gone");
 
   /** ARGV: triples (id, priority, run_at ms). Puts back each id found in none of the three sets; returns their ids. */
@@ -132,8 +132,13 @@ final class Backlog {
     return PROMOTE.run(redis, List.of(delayed(queue), ready(queue)), List.of("500")).map(Backlog::ids);
   }
 
+  /**
+   * The leases of a queue that ended over a second ago, dropped. A lease ends in Redis a moment
+   * before it does in PostgreSQL (the take precedes the claim): the second makes sure PostgreSQL
+   * sees it ended too when it is asked.
+   */
   Future<List<Long>> expireLeases(String queue) {
-    return EXPIRE.run(redis, List.of(leased(queue)), List.of()).map(Backlog::ids);
+    return EXPIRE.run(redis, List.of(leased(queue)), List.of("1000")).map(Backlog::ids);
   }
 
   /** Extends the leases this node still holds (XX: a lease already taken away stays away). */

@@ -80,6 +80,8 @@ final class Dispatcher {
   private boolean pollAgain;
   private boolean stopping;
   private boolean keepsHouse;
+  /** Apart from the other timers: leases are renewed until the very end of a stop, while tasks finish. */
+  private long renewTimer;
 
   Dispatcher(Vertx vertx, Pool pool, Backlog backlog, TaskEvents events, String node, long leaseMs, int capacity,
              long reconcileMs, TaskMeters meters) {
@@ -114,7 +116,7 @@ final class Dispatcher {
       poll();
     });
     timers.add(vertx.setPeriodic(100, ignored -> poll()));
-    timers.add(vertx.setPeriodic(Math.max(100, leaseMs / 3), ignored -> renew()));
+    renewTimer = vertx.setPeriodic(Math.max(100, leaseMs / 3), ignored -> renew());
     timers.add(vertx.setPeriodic(2000, ignored -> refreshQueues()));
     if (keepsHouse) {
       timers.add(vertx.setPeriodic(200, ignored -> promote()));
@@ -417,7 +419,7 @@ final class Dispatcher {
 
   /**
    * Leases nobody renewed: their holder died. Redis drops them and names them, and PostgreSQL
-   * requeues (or buries) those tasks, looked up by id. Within a second of a lease's end.
+   * requeues (or buries) those tasks, looked up by id: one to two seconds after a lease's end.
    */
   private void expireLeases() {
     for (String queue : new ArrayList<>(queues)) {
@@ -434,9 +436,20 @@ final class Dispatcher {
       .onFailure(error -> log.warn("reaping expired leases failed: {}", error.toString()));
   }
 
+  /** Reaped tasks: their Redis leases end too (the reaper proper finds some before Redis drops them), the queued ones go back. */
   private Future<Void> reaped(RowSet<Row> rows) {
-    rows.forEach(row -> log.warn("task {} lost its worker ({}); now {}", row.getLong("id"), row.getString("last_error"), row.getString("status")));
-    return requeued(rows);
+    Map<String, List<Long>> leases = new HashMap<>();
+    for (Row row : rows) {
+      log.warn("task {} lost its worker ({}); now {}", row.getLong("id"), row.getString("last_error"), row.getString("status"));
+      leases.computeIfAbsent(row.getString("queue"), q -> new ArrayList<>()).add(row.getLong("id"));
+    }
+    List<Future<?>> releases = new ArrayList<>();
+    leases.forEach((queue, ids) -> releases.add(backlog.release(queue, ids)));
+    return Future.all(releases).compose(ignored -> requeued(rows)).onSuccess(ignored -> {
+      if (rows.size() > 0) {
+        poll();
+      }
+    });
   }
 
   /** Held leases (id → {queue, attempt}) as their ids per queue. */
@@ -446,7 +459,7 @@ final class Dispatcher {
     return byQueue;
   }
 
-  /** Rows PostgreSQL changed (reaped, or handed back): published, and the queued ones pushed, one script per queue, and the dispatchers woken. */
+  /** Rows PostgreSQL changed (reaped, or handed back): published, and the queued ones pushed, one script per queue. */
   private Future<Void> requeued(Iterable<Row> rows) {
     Map<String, List<long[]>> ready = new HashMap<>();
     for (Row row : rows) {
@@ -457,8 +470,7 @@ final class Dispatcher {
       }
     }
     List<Future<?>> pushes = new ArrayList<>();
-    ready.forEach((queue, tasks) -> pushes.add(backlog.pushReady(queue, tasks)
-      .onSuccess(ignored -> vertx.eventBus().publish(WAKEUP, queue))));
+    ready.forEach((queue, tasks) -> pushes.add(backlog.pushReady(queue, tasks)));
     return Future.all(pushes).mapEmpty();
   }
 
@@ -551,14 +563,16 @@ final class Dispatcher {
   }
 
   /**
-   * Stops taking work, lets what runs here finish for up to {@code graceMs}, then hands the rest
-   * back to the queue at once (no lease is left to expire).
+   * Stops taking work, lets what runs here finish for up to {@code graceMs} (still renewing their
+   * leases, so no other node takes them meanwhile), then hands the rest back to the queue at once
+   * (no lease is left to expire).
    */
   Future<Void> stop(long graceMs) {
     stopping = true;
     timers.forEach(vertx::cancelTimer);
     long deadline = System.currentTimeMillis() + graceMs;
     return drain(deadline).compose(ignored -> {
+      vertx.cancelTimer(renewTimer);
       if (inFlight.isEmpty()) {
         return Future.succeededFuture();
       }

@@ -73,14 +73,14 @@ class LeaseExpiryTest {
   void aLeaseRedisSawExpireIsReapedAndRunAgainWithinSeconds() throws Exception {
     long known = succeededNoop();
     long lost = succeededNoop();
-    // Both as a worker that died mid-task leaves them: running, the lease lapsed a second ago.
+    // Both as a worker that died mid-task leaves them: running, the lease lapsed a while ago.
     // Redis still has the first one's lease; the second one's it lost (a flush, say).
     try (Connection db = TestServers.jdbc(databaseUrl); Statement statement = db.createStatement()) {
       assertEquals(2, statement.executeUpdate("UPDATE tasks SET status = 'running', finished_at = NULL, "
         + "lease_until = now() - interval '1 second', leased_by = 'a-node-that-died' WHERE id IN (" + known + ", " + lost + ")"));
     }
     assertEquals(":1", ServerFiles.redisCommand(redisPort, "ZADD", "tasks:leased:ghosts",
-      String.valueOf(System.currentTimeMillis() - 1000), String.valueOf(known)));
+      String.valueOf(System.currentTimeMillis() - 5000), String.valueOf(known)));
 
     TestServers.await("the task whose lease Redis saw expire to run again", Duration.ofSeconds(5),
       () -> "succeeded".equals(task(known).getString("status")));

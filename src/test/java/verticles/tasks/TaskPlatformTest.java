@@ -365,6 +365,8 @@ class TaskPlatformTest {
     long stopMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - began);
     assertTrue(stopMs < 6000, "stopped in " + stopMs + " ms");
     assertEquals(0, TestServers.scalar(databaseUrl, onThird), "no task is left leased to the stopped node");
+    assertEquals(0, TestServers.scalar(databaseUrl, "SELECT count(*) FROM tasks WHERE queue = 'long' AND last_error LIKE 'lease expired%'"),
+      "the stopping node handed its tasks back itself (renewing their leases while they had a chance to finish); none was reaped");
     String leased = ServerFiles.redisCommand(redisPort, "ZCARD", "tasks:leased:long");
     long runningInPostgres = TestServers.scalar(databaseUrl, "SELECT count(*) FROM tasks WHERE queue = 'long' AND status = 'running'");
     assertEquals(":" + runningInPostgres, leased, "Redis holds exactly the leases of the node still running");
