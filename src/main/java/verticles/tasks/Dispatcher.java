@@ -343,11 +343,7 @@ final class Dispatcher {
         return null;
       })
       .onFailure(error -> log.warn("recording {} successes failed: {} (the reaper will redeliver them)", batch.size(), error.toString()))
-      .transform(ignored -> {
-        List<Future<?>> releases = new ArrayList<>();
-        byQueue.forEach((queue, queueIds) -> releases.add(backlog.release(queue, queueIds)));
-        return Future.join(releases);
-      })
+      .transform(ignored -> release(byQueue))
       .onComplete(ignored -> {
         batch.forEach(success -> inFlight.remove(success.id));
         poll();
@@ -443,13 +439,18 @@ final class Dispatcher {
       log.warn("task {} lost its worker ({}); now {}", row.getLong("id"), row.getString("last_error"), row.getString("status"));
       leases.computeIfAbsent(row.getString("queue"), q -> new ArrayList<>()).add(row.getLong("id"));
     }
-    List<Future<?>> releases = new ArrayList<>();
-    leases.forEach((queue, ids) -> releases.add(backlog.release(queue, ids)));
-    return Future.all(releases).compose(ignored -> requeued(rows)).onSuccess(ignored -> {
+    return release(leases).compose(ignored -> requeued(rows)).onSuccess(ignored -> {
       if (rows.size() > 0) {
         poll();
       }
     });
+  }
+
+  /** Ends the Redis leases of these ids (per queue), one call per queue; fails if any call failed, once all are done. */
+  private Future<Void> release(Map<String, List<Long>> idsByQueue) {
+    List<Future<?>> releases = new ArrayList<>();
+    idsByQueue.forEach((queue, ids) -> releases.add(backlog.release(queue, ids)));
+    return Future.join(releases).mapEmpty();
   }
 
   /** Held leases (id → {queue, attempt}) as their ids per queue. */
@@ -580,9 +581,7 @@ final class Dispatcher {
       return pool.preparedQuery(TaskSql.RETURN_LEASES).execute(Tuple.of(inLockOrder(left.keySet()), node))
         .compose(rows -> {
           log.info("returned {} running task(s) to their queues", rows.size());
-          List<Future<?>> writes = new ArrayList<>(List.of(requeued(rows)));
-          byQueue(left).forEach((queue, ids) -> writes.add(backlog.release(queue, ids)));
-          return Future.all(writes).mapEmpty();
+          return Future.all(requeued(rows), release(byQueue(left))).mapEmpty();
         });
     });
   }
