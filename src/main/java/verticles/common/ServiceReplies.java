@@ -2,7 +2,6 @@ package verticles.common;
 
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
-import io.vertx.core.eventbus.DeliveryOptions;
 import io.vertx.core.eventbus.Message;
 import io.vertx.core.json.JsonObject;
 import org.slf4j.Logger;
@@ -34,26 +33,7 @@ public final class ServiceReplies {
     });
   }
 
-  /** A reply whose HTTP status differs from the route's usual one (e.g. 200 for a replayed submission). */
-  public static final class WithStatus {
-    final Object body;
-    final int status;
-
-    public WithStatus(Object body, int status) {
-      this.body = body;
-      this.status = status;
-    }
-  }
-
-  /** The delivery header carrying {@link WithStatus#status}. */
-  public static final String STATUS_HEADER = "x-http-status";
-
   private static void reply(Message<JsonObject> message, Object body, Throwable error) {
-    if (error == null && body instanceof WithStatus) {
-      WithStatus reply = (WithStatus) body;
-      message.reply(reply.body, new DeliveryOptions().addHeader(STATUS_HEADER, String.valueOf(reply.status)));
-      return;
-    }
     if (error == null) {
       message.reply(body);
       return;

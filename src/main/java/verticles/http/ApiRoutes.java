@@ -3,6 +3,7 @@ package verticles.http;
 import io.vertx.core.Handler;
 import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpMethod;
+import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.Route;
 import io.vertx.ext.web.Router;
@@ -10,16 +11,63 @@ import io.vertx.ext.web.RoutingContext;
 import verticles.common.Addresses;
 import verticles.common.Bus;
 import verticles.common.RequestContext;
-import verticles.common.ServiceReplies;
 
 import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.stream.Collectors;
 
 /**
  * The /api/v1 routes: each one is looked up in the OpenAPI document (so no route can exist
  * undescribed), validated against it, and forwarded to its owner over the bus.
  */
 final class ApiRoutes {
+
+  /** Who may call a route: anyone (limited per client IP), or an authenticated user (limited per user). */
+  private enum Access { ANONYMOUS, AUTHENTICATED, SELF }
+
+  /** One operation of the document and the bus address that serves it; {@code status} is its usual success. */
+  private record Endpoint(HttpMethod method, String path, String address, int status, Access access) {
+    boolean literal() {
+      return !path.contains("{");
+    }
+  }
+
+  private static final List<Endpoint> ENDPOINTS = List.of(
+    new Endpoint(HttpMethod.POST, "/api/v1/auth/register", Addresses.Identity.REGISTER, 201, Access.ANONYMOUS),
+    new Endpoint(HttpMethod.POST, "/api/v1/auth/login", Addresses.Identity.LOGIN, 200, Access.ANONYMOUS),
+    new Endpoint(HttpMethod.GET, "/api/v1/me", Addresses.Identity.GET, 200, Access.SELF),
+    new Endpoint(HttpMethod.GET, "/api/v1/users", Addresses.Identity.LIST, 200, Access.AUTHENTICATED),
+    new Endpoint(HttpMethod.GET, "/api/v1/users/{id}", Addresses.Identity.GET, 200, Access.AUTHENTICATED),
+    new Endpoint(HttpMethod.PUT, "/api/v1/users/{id}", Addresses.Identity.UPDATE, 200, Access.AUTHENTICATED),
+    new Endpoint(HttpMethod.DELETE, "/api/v1/users/{id}", Addresses.Identity.DELETE, 204, Access.AUTHENTICATED),
+    new Endpoint(HttpMethod.GET, "/api/v1/audit-logs", Addresses.Audit.LIST, 200, Access.AUTHENTICATED),
+    new Endpoint(HttpMethod.POST, "/api/v1/transactions/credit", Addresses.Ledger.CREDIT, 201, Access.AUTHENTICATED),
+    new Endpoint(HttpMethod.POST, "/api/v1/transactions/debit", Addresses.Ledger.DEBIT, 201, Access.AUTHENTICATED),
+    new Endpoint(HttpMethod.POST, "/api/v1/transactions/transfer", Addresses.Ledger.TRANSFER, 201, Access.AUTHENTICATED),
+    new Endpoint(HttpMethod.GET, "/api/v1/transactions/history", Addresses.Ledger.HISTORY, 200, Access.AUTHENTICATED),
+    new Endpoint(HttpMethod.GET, "/api/v1/transactions/{id}", Addresses.Ledger.GET, 200, Access.AUTHENTICATED),
+    new Endpoint(HttpMethod.POST, "/api/v1/transactions/{id}/reverse", Addresses.Ledger.REVERSE, 201, Access.AUTHENTICATED),
+    new Endpoint(HttpMethod.GET, "/api/v1/balances/current", Addresses.Ledger.BALANCES_CURRENT, 200, Access.AUTHENTICATED),
+    new Endpoint(HttpMethod.GET, "/api/v1/balances/historical", Addresses.Ledger.BALANCES_HISTORICAL, 200, Access.AUTHENTICATED),
+    new Endpoint(HttpMethod.GET, "/api/v1/balances/at-time", Addresses.Ledger.BALANCES_AT_TIME, 200, Access.AUTHENTICATED),
+    new Endpoint(HttpMethod.POST, "/api/v1/tasks", Addresses.Tasks.SUBMIT, 201, Access.AUTHENTICATED),
+    new Endpoint(HttpMethod.POST, "/api/v1/tasks/batch", Addresses.Tasks.SUBMIT_BATCH, 201, Access.AUTHENTICATED),
+    new Endpoint(HttpMethod.GET, "/api/v1/tasks", Addresses.Tasks.LIST, 200, Access.AUTHENTICATED),
+    new Endpoint(HttpMethod.GET, "/api/v1/tasks/{id}", Addresses.Tasks.GET, 200, Access.AUTHENTICATED),
+    new Endpoint(HttpMethod.POST, "/api/v1/tasks/{id}/cancel", Addresses.Tasks.CANCEL, 200, Access.AUTHENTICATED),
+    new Endpoint(HttpMethod.POST, "/api/v1/tasks/{id}/retry", Addresses.Tasks.RETRY, 200, Access.AUTHENTICATED),
+    new Endpoint(HttpMethod.POST, "/api/v1/schedules", Addresses.Schedules.CREATE, 201, Access.AUTHENTICATED),
+    new Endpoint(HttpMethod.GET, "/api/v1/schedules", Addresses.Schedules.LIST, 200, Access.AUTHENTICATED),
+    new Endpoint(HttpMethod.GET, "/api/v1/schedules/{id}", Addresses.Schedules.GET, 200, Access.AUTHENTICATED),
+    new Endpoint(HttpMethod.PATCH, "/api/v1/schedules/{id}", Addresses.Schedules.UPDATE, 200, Access.AUTHENTICATED),
+    new Endpoint(HttpMethod.DELETE, "/api/v1/schedules/{id}", Addresses.Schedules.DELETE, 204, Access.AUTHENTICATED),
+    new Endpoint(HttpMethod.GET, "/api/v1/queues", Addresses.Queues.LIST, 200, Access.AUTHENTICATED),
+    new Endpoint(HttpMethod.PATCH, "/api/v1/queues/{name}", Addresses.Queues.UPDATE, 200, Access.AUTHENTICATED));
 
   private final Vertx vertx;
   private final Router router;
@@ -42,57 +90,41 @@ final class ApiRoutes {
     this.timeoutMs = timeoutMs;
   }
 
+  /**
+   * Literal paths are mounted first, each followed by a 405 for the methods it does not serve;
+   * then the paths with parameters. So {@code GET /api/v1/transactions/credit} is a 405 (credit
+   * is POST only), not a 400 for a transaction id that is not a number.
+   */
   void mount() {
-    anonymous(HttpMethod.POST, "/api/v1/auth/register", Addresses.Identity.REGISTER, 201);
-    anonymous(HttpMethod.POST, "/api/v1/auth/login", Addresses.Identity.LOGIN, 200);
-    route(HttpMethod.GET, "/api/v1/me", authentication, limiter.perUser("api", userPerMinute),
-      spec.validation("GET", "/api/v1/me"), rc -> {
+    Map<String, Set<String>> literal = new LinkedHashMap<>();
+    ENDPOINTS.stream().filter(Endpoint::literal)
+      .forEach(endpoint -> literal.computeIfAbsent(endpoint.path(), p -> new TreeSet<>()).add(endpoint.method().name()));
+    ENDPOINTS.stream().filter(Endpoint::literal).forEach(this::mount);
+    literal.forEach((path, methods) -> router.route(path).handler(rc -> {
+      rc.response().putHeader("Allow", String.join(", ", methods));
+      Problem.send(rc, 405, rc.request().method() + " is not allowed on " + path + "; use " + String.join(" or ", methods));
+    }));
+    ENDPOINTS.stream().filter(endpoint -> !endpoint.literal()).forEach(this::mount);
+  }
+
+  private void mount(Endpoint endpoint) {
+    String method = endpoint.method().name();
+    Handler<RoutingContext> validation = spec.validation(method, endpoint.path());
+    Handler<RoutingContext> forward = forward(endpoint.address(), endpoint.status());
+    switch (endpoint.access()) {
+      case ANONYMOUS -> route(endpoint, limiter.perClientIp(endpoint.address(), authPerMinute), validation, forward);
+      case AUTHENTICATED -> route(endpoint, authentication, limiter.perUser("api", userPerMinute), validation, forward);
+      case SELF -> route(endpoint, authentication, limiter.perUser("api", userPerMinute), validation, rc -> {
         rc.put(ApiSpec.PARAMS, new JsonObject().put("id", RequestContext.caller().userId));
         rc.next();
-      }, forward(Addresses.Identity.GET, 200));
-    authenticated(HttpMethod.GET, "/api/v1/users", Addresses.Identity.LIST, 200);
-    authenticated(HttpMethod.GET, "/api/v1/users/{id}", Addresses.Identity.GET, 200);
-    authenticated(HttpMethod.PUT, "/api/v1/users/{id}", Addresses.Identity.UPDATE, 200);
-    authenticated(HttpMethod.DELETE, "/api/v1/users/{id}", Addresses.Identity.DELETE, 204);
-    authenticated(HttpMethod.GET, "/api/v1/audit-logs", Addresses.Audit.LIST, 200);
-    authenticated(HttpMethod.POST, "/api/v1/transactions/credit", Addresses.Ledger.CREDIT, 201);
-    authenticated(HttpMethod.POST, "/api/v1/transactions/debit", Addresses.Ledger.DEBIT, 201);
-    authenticated(HttpMethod.POST, "/api/v1/transactions/transfer", Addresses.Ledger.TRANSFER, 201);
-    authenticated(HttpMethod.GET, "/api/v1/transactions/history", Addresses.Ledger.HISTORY, 200);
-    authenticated(HttpMethod.GET, "/api/v1/transactions/{id}", Addresses.Ledger.GET, 200);
-    authenticated(HttpMethod.POST, "/api/v1/transactions/{id}/reverse", Addresses.Ledger.REVERSE, 201);
-    authenticated(HttpMethod.GET, "/api/v1/balances/current", Addresses.Ledger.BALANCES_CURRENT, 200);
-    authenticated(HttpMethod.GET, "/api/v1/balances/historical", Addresses.Ledger.BALANCES_HISTORICAL, 200);
-    authenticated(HttpMethod.GET, "/api/v1/balances/at-time", Addresses.Ledger.BALANCES_AT_TIME, 200);
-    authenticated(HttpMethod.POST, "/api/v1/tasks", Addresses.Tasks.SUBMIT, 201);
-    authenticated(HttpMethod.POST, "/api/v1/tasks/batch", Addresses.Tasks.SUBMIT_BATCH, 201);
-    authenticated(HttpMethod.GET, "/api/v1/tasks", Addresses.Tasks.LIST, 200);
-    authenticated(HttpMethod.GET, "/api/v1/tasks/{id}", Addresses.Tasks.GET, 200);
-    authenticated(HttpMethod.POST, "/api/v1/tasks/{id}/cancel", Addresses.Tasks.CANCEL, 200);
-    authenticated(HttpMethod.POST, "/api/v1/tasks/{id}/retry", Addresses.Tasks.RETRY, 200);
-    authenticated(HttpMethod.POST, "/api/v1/schedules", Addresses.Schedules.CREATE, 201);
-    authenticated(HttpMethod.GET, "/api/v1/schedules", Addresses.Schedules.LIST, 200);
-    authenticated(HttpMethod.GET, "/api/v1/schedules/{id}", Addresses.Schedules.GET, 200);
-    authenticated(HttpMethod.PATCH, "/api/v1/schedules/{id}", Addresses.Schedules.UPDATE, 200);
-    authenticated(HttpMethod.DELETE, "/api/v1/schedules/{id}", Addresses.Schedules.DELETE, 204);
-    authenticated(HttpMethod.GET, "/api/v1/queues", Addresses.Queues.LIST, 200);
-    authenticated(HttpMethod.PATCH, "/api/v1/queues/{name}", Addresses.Queues.UPDATE, 200);
-  }
-
-  /** Public, limited per client IP and endpoint (these are the endpoints that take passwords). */
-  private void anonymous(HttpMethod method, String path, String address, int status) {
-    route(method, path, limiter.perClientIp(address, authPerMinute), spec.validation(method.name(), path), forward(address, status));
-  }
-
-  private void authenticated(HttpMethod method, String path, String address, int status) {
-    route(method, path, authentication, limiter.perUser("api", userPerMinute), spec.validation(method.name(), path),
-      forward(address, status));
+      }, forward);
+    }
   }
 
   @SafeVarargs
-  private void route(HttpMethod method, String documentPath, Handler<RoutingContext>... handlers) {
-    spec.operation(method.name(), documentPath);
-    Route route = router.route(method, documentPath.replaceAll("\\{(\\w+)}", ":$1"));
+  private void route(Endpoint endpoint, Handler<RoutingContext>... handlers) {
+    spec.operation(endpoint.method().name(), endpoint.path());
+    Route route = router.route(endpoint.method(), endpoint.path().replaceAll("\\{(\\w+)}", ":$1"));
     for (Handler<RoutingContext> handler : handlers) {
       route.handler(handler);
     }
@@ -109,16 +141,28 @@ final class ApiRoutes {
       message.mergeIn(rc.get(ApiSpec.PARAMS));
       Bus.<JsonObject>request(vertx, address, message, timeoutMs)
         .onSuccess(reply -> {
-          String override = reply.headers().get(ServiceReplies.STATUS_HEADER);
           if (reply.body() == null) {
             rc.response().setStatusCode(204).end();
           } else {
-            rc.response().setStatusCode(override != null ? Integer.parseInt(override) : status);
+            rc.response().setStatusCode(status == 201 && nothingNew(reply.body()) ? 200 : status);
             rc.json(reply.body());
           }
         })
         .onFailure(error -> Problem.fail(rc, error));
     };
+  }
+
+  /**
+   * A creating route answers 200 instead of 201 when the service says it made nothing new: the
+   * answer is a replay ({@code replayed: true}), or a batch whose every item is.
+   */
+  static boolean nothingNew(JsonObject reply) {
+    if (reply.getBoolean("replayed", false)) {
+      return true;
+    }
+    JsonArray items = reply.getValue("items") instanceof JsonArray array ? array : null;
+    return items != null && !items.isEmpty()
+      && items.stream().allMatch(item -> item instanceof JsonObject json && json.getBoolean("replayed", false));
   }
 
   /** Every method and path the router serves, in the document's {id} form (for the coverage test). */
@@ -132,6 +176,6 @@ final class ApiRoutes {
         served.add(method.name() + " " + route.getPath().replaceAll(":(\\w+)", "{$1}"));
       }
     }
-    return served;
+    return served.stream().sorted(Comparator.naturalOrder()).collect(Collectors.toList());
   }
 }

@@ -41,8 +41,7 @@ final class ApiSpec {
   static final String PARAMS = "pulse.params";
   static final String BODY = "pulse.body";
 
-  /** Strict like Vert.x's own decoder, which reads the body again once it is valid: no trailing tokens. */
-  private static final ObjectMapper MAPPER = new ObjectMapper().enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
+  private static final ObjectMapper MAPPER = JsonInput.MAPPER;
   /** JSON Schema 2020-12, with "format" checked (date-time), errors located by JSON pointer. */
   private static final SchemaRegistry SCHEMAS = SchemaRegistry.withDefaultDialect(SpecificationVersion.DRAFT_2020_12,
     registry -> registry.schemaRegistryConfig(new SchemaRegistryConfig.Builder()
@@ -122,8 +121,7 @@ final class ApiSpec {
         parameter.read(rc, values, errors);
       }
       if (body != null) {
-        String contentType = rc.request().getHeader("Content-Type");
-        if (contentType == null || !contentType.toLowerCase(Locale.ROOT).startsWith("application/json")) {
+        if (!isJson(rc.request().getHeader("Content-Type"))) {
           Problem.send(rc, 415, "send the body as application/json");
           return;
         }
@@ -131,14 +129,12 @@ final class ApiSpec {
           Problem.send(rc, 400, "a JSON body is required");
           return;
         }
-        JsonNode tree;
-        try {
-          tree = MAPPER.readTree(rc.body().buffer().getBytes());
-        } catch (IOException e) {
-          Problem.send(rc, 400, "the body is not well-formed JSON");
+        JsonInput.Parsed parsed = JsonInput.parse(rc.body().buffer().getBytes());
+        if (parsed.refusal() != null) {
+          Problem.invalid(rc, JsonInput.errors(parsed.refusal()));
           return;
         }
-        collect(body.validate(tree), errors);
+        validate(body, parsed.tree(), errors);
         if (errors.isEmpty()) {
           rc.put(BODY, Json.decodeValue(rc.body().buffer()));
         }
@@ -150,6 +146,28 @@ final class ApiSpec {
       rc.put(PARAMS, values);
       rc.next();
     };
+  }
+
+  /** application/json, in any case, with or without parameters; nothing that merely starts like it (application/jsonp). */
+  static boolean isJson(String contentType) {
+    if (contentType == null) {
+      return false;
+    }
+    int semicolon = contentType.indexOf(';');
+    String type = (semicolon < 0 ? contentType : contentType.substring(0, semicolon)).trim();
+    return type.equalsIgnoreCase("application/json");
+  }
+
+  /**
+   * The validator should never throw on a tree that passed {@link JsonInput}; if it does (a
+   * library bug meeting a hostile value), the body is refused, not answered with a 500.
+   */
+  private static void validate(Schema schema, JsonNode tree, JsonArray errors) {
+    try {
+      collect(schema.validate(tree), errors);
+    } catch (RuntimeException e) {
+      errors.add(new JsonObject().put("field", "body").put("message", "cannot be checked against its schema"));
+    }
   }
 
   /** Follows one local {@code $ref} ("#/components/..."), the only kind this document uses. */
@@ -225,12 +243,18 @@ final class ApiSpec {
         }
         return;
       }
+      String problem = JsonInput.textProblem(text);
+      if (problem != null) {
+        errors.add(new JsonObject().put("field", name).put("message", problem));
+        return;
+      }
       Object value = text;
       if ("integer".equals(schema.getString("type"))) {
         try {
           value = Long.parseLong(text);
         } catch (NumberFormatException e) {
-          errors.add(new JsonObject().put("field", name).put("message", "must be a whole number"));
+          errors.add(new JsonObject().put("field", name).put("message", "must be a whole number from "
+            + schema.getValue("minimum", Long.MIN_VALUE) + " to " + schema.getValue("maximum", Long.MAX_VALUE)));
           return;
         }
       }

@@ -32,7 +32,7 @@ final class AuditReader {
   /** {@code query}: the validated query parameters (strings, actor_id and limit as numbers). */
   Future<JsonObject> page(JsonObject query) {
     int limit = query.getInteger("limit", 50);
-    long before = query.containsKey("cursor") ? Long.parseLong(query.getString("cursor")) : Long.MAX_VALUE;
+    long before = query.getLong("cursor", Long.MAX_VALUE);
     Tuple args = Tuple.of(query.getString("entity_type"), query.getString("entity_id"), query.getString("action"),
         query.getLong("actor_id"))
       .addValue(time(query.getString("from")))

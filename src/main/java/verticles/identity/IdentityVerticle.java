@@ -138,7 +138,7 @@ public class IdentityVerticle extends VerticleBase {
 
   private Future<JsonObject> list(JsonObject body) {
     int limit = body.getInteger("limit", 50);
-    long after = Long.parseLong(body.getString("cursor", "0"));
+    long after = body.getLong("cursor", 0L);
     return Caller.requireAdmin("list users")
       .compose(ignored -> pool.preparedQuery(UserSql.PAGE).execute(Tuple.of(after, limit + 1)))
       .map(rows -> Page.of(rows, limit, IdentityVerticle::toJson, "id"));

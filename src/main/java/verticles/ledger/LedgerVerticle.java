@@ -23,6 +23,7 @@ import verticles.common.Caller;
 import verticles.common.Config;
 import verticles.common.Database;
 import verticles.common.Failure;
+import verticles.common.Fields;
 import verticles.common.Page;
 import verticles.common.RedisStore;
 import verticles.common.RequestContext;
@@ -47,6 +48,10 @@ import java.util.function.Supplier;
 public class LedgerVerticle extends VerticleBase {
 
   private static final int MAX_ATTEMPTS = 3;
+  /** The largest amount one move may carry (minor units), as the API document says. */
+  private static final long MAX_AMOUNT = 1_000_000_000_000_000L;
+  /** No authenticated caller (a task acts for its owner, who is checked like anyone else). */
+  private static final long NOBODY = -1;
 
   private Pool pool;
   private String defaultCurrency;
@@ -106,35 +111,45 @@ public class LedgerVerticle extends VerticleBase {
   private Future<JsonObject> write(Kind kind, JsonObject body) {
     Caller caller = Caller.required();
     String currency = currency(body);
-    long amount = body.getLong("amount");
-    long subject = body.containsKey("user_id") ? body.getLong("user_id") : caller.userId;
+    long amount = Fields.whole(body, "amount", "amount", 1, MAX_AMOUNT);
+    Long forUser = Fields.optionalId(body, "user_id");
+    long subject = forUser != null ? forUser : caller.userId;
     if (subject != caller.userId && !caller.isAdmin()) {
       return Future.failedFuture(Failure.FORBIDDEN.exception("only an admin may act for another user"));
     }
     Move move;
-    Future<Void> parties;
+    Future<Void> payer = Future.succeededFuture();
     if (kind == Kind.TRANSFER) {
-      long to = body.getLong("to_user_id");
+      long to = Fields.id(body, "to_user_id");
       if (to == caller.userId) {
         return Future.failedFuture(Failure.invalid("to_user_id", "cannot transfer to yourself"));
       }
       move = new Move(kind, "transfer", caller.userId, to, amount, currency, body.getString("description"), null);
-      parties = requireActiveUser(to, "to_user_id");
+    } else if (kind == Kind.CREDIT) {
+      move = new Move(kind, "credit", 0, subject, amount, currency, body.getString("description"), null);
     } else {
-      move = kind == Kind.CREDIT
-        ? new Move(kind, "credit", 0, subject, amount, currency, body.getString("description"), null)
-        : new Move(kind, "debit", subject, 0, amount, currency, body.getString("description"), null);
-      parties = subject == caller.userId ? Future.succeededFuture() : requireActiveUser(subject, "user_id");
+      move = new Move(kind, "debit", subject, 0, amount, currency, body.getString("description"), null);
+      payer = subject == caller.userId ? Future.succeededFuture() : requireActiveUser(subject, "user_id");
     }
     String key = body.getString("Idempotency-Key");
-    return parties.compose(ignored -> apply(move, caller.userId, key, requestHash(kind, body)));
+    return payer.compose(ignored -> apply(move, caller.userId, caller.userId, key, requestHash(kind, body)));
   }
 
-  /** A scheduled or recurring payment: exactly once per task, refused for good when funds are short. */
+  /**
+   * A scheduled or recurring payment: exactly once per task, refused for good when funds are
+   * short. The payer must still be an active user when it runs (the task acts for them), like
+   * the recipient on every path.
+   */
   private Future<JsonObject> taskTransfer(JsonObject body) {
-    Move move = new Move(Kind.TRANSFER, "transfer", body.getLong("from_user_id"), body.getLong("to_user_id"),
-      body.getLong("amount"), currency(body), body.getString("description"), null);
-    return apply(move, 0, body.getString("idempotency_key"), requestHash(Kind.TRANSFER, body));
+    long from = Fields.id(body, "from_user_id");
+    long to = Fields.id(body, "to_user_id");
+    if (from == to) {
+      return Future.failedFuture(Failure.invalid("to_user_id", "cannot transfer to the payer"));
+    }
+    Move move = new Move(Kind.TRANSFER, "transfer", from, to, Fields.whole(body, "amount", "amount", 1, MAX_AMOUNT),
+      currency(body), body.getString("description"), null);
+    return requireActiveUser(from, "from_user_id")
+      .compose(ignored -> apply(move, NOBODY, 0, body.getString("idempotency_key"), requestHash(Kind.TRANSFER, body)));
   }
 
   private Future<JsonObject> reverse(JsonObject body) {
@@ -154,17 +169,27 @@ public class LedgerVerticle extends VerticleBase {
       Kind kind = "credit".equals(type) ? Kind.CREDIT : "debit".equals(type) ? Kind.DEBIT : Kind.TRANSFER;
       Move forward = new Move(kind, type, original.getLong("from_user"), original.getLong("to_user"),
         original.getLong("amount"), original.getString("currency").trim(), null, null);
-      return apply(forward.reversed(id), Caller.required().userId, body.getString("Idempotency-Key"),
+      long admin = Caller.required().userId;
+      return apply(forward.reversed(id), admin, admin, body.getString("Idempotency-Key"),
         requestHash(Kind.TRANSFER, new JsonObject().put("reverse", id)));
     });
   }
 
   /**
-   * One SQL transaction: claim the idempotency key (a concurrent repeat waits here for the first
-   * and then reads its answer), move the money, store the answer. Deadlocks and serialization
-   * failures are retried a bounded number of times; they never reach the client.
+   * Every move goes through here, whoever asks: first the recipient must be an active user
+   * (unless it is the outside world, or the caller who was just authenticated), so no path can
+   * pay a deleted, disabled or unknown account. Then one SQL transaction: claim the idempotency
+   * key (a concurrent repeat waits here for the first and then reads its answer), move the
+   * money, store the answer. Deadlocks and serialization failures are retried a bounded number
+   * of times; they never reach the client.
    */
-  private Future<JsonObject> apply(Move move, long scope, String key, String hash) {
+  private Future<JsonObject> apply(Move move, long authenticated, long scope, String key, String hash) {
+    Future<Void> recipient = move.to == 0 || move.to == authenticated ? Future.succeededFuture()
+      : requireActiveUser(move.to, move.kind == Kind.CREDIT ? "user_id" : "to_user_id");
+    return recipient.compose(ignored -> applyOnce(move, scope, key, hash));
+  }
+
+  private Future<JsonObject> applyOnce(Move move, long scope, String key, String hash) {
     Timer.Sample timing = Timer.start(metrics);
     Supplier<Future<Outcome>> attempt = key == null
       ? () -> pipelined(move).map(created -> new Outcome(created, false))
@@ -310,7 +335,7 @@ public class LedgerVerticle extends VerticleBase {
   private Future<JsonObject> history(JsonObject body) {
     Caller caller = Caller.required();
     int limit = body.getInteger("limit", 50);
-    long before = body.containsKey("cursor") ? Long.parseLong(body.getString("cursor")) : Long.MAX_VALUE;
+    long before = body.getLong("cursor", Long.MAX_VALUE);
     Tuple args = Tuple.of(caller.userId, before, body.getString("type"))
       .addValue(time(body.getString("from"))).addValue(time(body.getString("to"))).addInteger(limit + 1);
     return pool.preparedQuery(LedgerSql.ENTRIES).execute(args).map(rows -> Page.of(rows, limit,

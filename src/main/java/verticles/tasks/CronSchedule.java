@@ -37,12 +37,18 @@ final class CronSchedule {
       throw new IllegalArgumentException("timezone: '" + timezone + "' is not a time zone (e.g. Europe/Paris)");
     }
     String trimmed = expression.trim();
+    CronSchedule schedule;
     try {
       CronParser parser = trimmed.split("\\s+").length == 6 ? WITH_SECONDS : UNIX;
-      return new CronSchedule(ExecutionTime.forCron(parser.parse(trimmed).validate()), zone);
+      schedule = new CronSchedule(ExecutionTime.forCron(parser.parse(trimmed).validate()), zone);
     } catch (IllegalArgumentException e) {
       throw new IllegalArgumentException("cron: '" + expression + "' is not a valid cron expression (" + e.getMessage() + ")");
     }
+    // Valid field by field, yet no date matches (30 February): refused now, not found at the first fire.
+    if (schedule.times.nextExecution(ZonedDateTime.now(zone)).isEmpty()) {
+      throw new IllegalArgumentException("cron: '" + expression + "' never fires");
+    }
+    return schedule;
   }
 
   /** The first occurrence strictly after {@code instant}. */

@@ -14,6 +14,7 @@ import verticles.common.Caller;
 import verticles.common.Config;
 import verticles.common.Database;
 import verticles.common.Failure;
+import verticles.common.Fields;
 import verticles.common.Page;
 import verticles.common.RedisStore;
 import verticles.common.Role;
@@ -119,7 +120,7 @@ public class DispatchVerticle extends VerticleBase {
 
   // ---- tasks ----
 
-  private Future<Object> submit(JsonObject body) {
+  private Future<JsonObject> submit(JsonObject body) {
     Caller caller = Caller.required();
     JsonObject spec = body.copy();
     spec.remove("Idempotency-Key");
@@ -128,10 +129,10 @@ public class DispatchVerticle extends VerticleBase {
     String key = body.getString("Idempotency-Key");
     return insert(caller.userId, spec, runAt, key, null, null).compose(created -> {
       if (created != null) {
-        return Future.succeededFuture(new ServiceReplies.WithStatus(created, 201));
+        return Future.succeededFuture(created.put("replayed", false));
       }
       return pool.preparedQuery(TaskSql.FIND_BY_KEY).execute(Tuple.of(caller.userId, key))
-        .map(rows -> new ServiceReplies.WithStatus(TaskJson.task(rows.iterator().next()), 200));
+        .map(rows -> TaskJson.task(rows.iterator().next()).put("replayed", true));
     });
   }
 
@@ -174,7 +175,7 @@ public class DispatchVerticle extends VerticleBase {
    * (one commit) makes them, and one Redis script per queue pushes them. Each answer item is
    * {id, status, replayed}, in request order; a replayed item's idempotency key already had a task.
    */
-  private Future<Object> submitBatch(JsonObject body) {
+  private Future<JsonObject> submitBatch(JsonObject body) {
     Caller caller = Caller.required();
     JsonArray items = body.getJsonArray("tasks");
     int n = items.size();
@@ -231,9 +232,8 @@ public class DispatchVerticle extends VerticleBase {
         List<Future<?>> pushes = new ArrayList<>();
         ready.forEach((queue, tasks) -> pushes.add(backlog.pushReady(queue, tasks).otherwiseEmpty().onComplete(ignored -> wake(queue))));
         later.forEach((queue, tasks) -> pushes.add(backlog.pushDelayed(queue, tasks).otherwiseEmpty()));
-        boolean anyCreated = replays.size() < n;
         return Future.join(pushes).transform(ignored -> replayed(caller.userId, keys, replays, answer))
-          .map(ignored -> new ServiceReplies.WithStatus(new JsonObject().put("items", answer), anyCreated ? 201 : 200));
+          .map(ignored -> new JsonObject().put("items", answer));
       });
   }
 
@@ -295,12 +295,10 @@ public class DispatchVerticle extends VerticleBase {
     }
     if (TaskTypes.LEDGER_TRANSFER.equals(type)) {
       JsonObject payload = spec.getJsonObject("payload", new JsonObject());
-      Object payer = payload.getValue("from_user_id");
-      if (!(payer instanceof Number) || !(payload.getValue("to_user_id") instanceof Number)
-        || !(payload.getValue("amount") instanceof Number) || payload.getLong("amount") <= 0) {
-        throw Failure.invalid(fieldPrefix + "payload", "a ledger.transfer needs from_user_id, to_user_id and a positive amount");
-      }
-      if (!caller.isAdmin() && ((Number) payer).longValue() != caller.userId) {
+      long payer = Fields.id(payload, "from_user_id", fieldPrefix + "payload.from_user_id");
+      Fields.id(payload, "to_user_id", fieldPrefix + "payload.to_user_id");
+      Fields.whole(payload, "amount", fieldPrefix + "payload.amount", 1, 1_000_000_000_000_000L);
+      if (!caller.isAdmin() && payer != caller.userId) {
         throw Failure.FORBIDDEN.exception("only the payer or an admin may submit a ledger.transfer");
       }
     }
@@ -333,7 +331,7 @@ public class DispatchVerticle extends VerticleBase {
   private Future<JsonObject> list(JsonObject query) {
     Caller caller = Caller.required();
     int limit = query.getInteger("limit", 50);
-    long before = query.containsKey("cursor") ? Long.parseLong(query.getString("cursor")) : Long.MAX_VALUE;
+    long before = query.getLong("cursor", Long.MAX_VALUE);
     Tuple args = Tuple.of(caller.isAdmin() ? null : caller.userId, query.getString("status"), query.getString("type"),
       query.getString("queue"), before, limit + 1);
     return pool.preparedQuery(TaskSql.PAGE).execute(args).map(rows -> Page.of(rows, limit, TaskJson::task, "id"));
@@ -398,7 +396,7 @@ public class DispatchVerticle extends VerticleBase {
   private Future<JsonObject> listSchedules(JsonObject query) {
     Caller caller = Caller.required();
     int limit = query.getInteger("limit", 50);
-    long after = query.containsKey("cursor") ? Long.parseLong(query.getString("cursor")) : 0;
+    long after = query.getLong("cursor", 0L);
     return pool.preparedQuery(TaskSql.SCHEDULE_PAGE).execute(Tuple.of(caller.isAdmin() ? null : caller.userId, after, limit + 1))
       .map(rows -> Page.of(rows, limit, TaskJson::schedule, "id"));
   }

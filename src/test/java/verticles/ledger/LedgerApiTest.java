@@ -364,4 +364,72 @@ class LedgerApiTest {
     assertEquals(id, event.getLong("transaction_id"));
     assertNotNull(event.getString("currency"));
   }
+
+  /** Submits a ledger.transfer task as {@code token}'s user and waits until it is finished; returns the task. */
+  private static JsonObject runTransferTask(String token, long from, long to, long amount) {
+    Api.Reply submitted = api.post("/api/v1/tasks", new JsonObject().put("type", "ledger.transfer").put("max_attempts", 1)
+      .put("payload", new JsonObject().put("from_user_id", from).put("to_user_id", to).put("amount", amount).put("currency", "USD")), token);
+    assertEquals(201, submitted.status, submitted.toString());
+    long id = submitted.json().getLong("id");
+    JsonObject[] task = new JsonObject[1];
+    TestServers.await("task " + id + " finished", Duration.ofSeconds(20), () -> {
+      task[0] = api.get("/api/v1/tasks/" + id, token).json();
+      return Set.of("succeeded", "failed", "dead").contains(task[0].getString("status"));
+    });
+    return task[0];
+  }
+
+  @Test
+  void aTransferTaskNeverPaysADeletedDisabledOrUnknownUser() {
+    JsonObject payer = account(1_000);
+    JsonObject deleted = account(0);
+    JsonObject disabled = account(0);
+    JsonObject active = account(0);
+    assertEquals(204, api.delete("/api/v1/users/" + deleted.getLong("id"), admin).status);
+    assertEquals(200, api.put("/api/v1/users/" + disabled.getLong("id"), new JsonObject().put("status", "disabled"), admin).status);
+    String token = payer.getString("token");
+
+    for (long recipient : new long[] {deleted.getLong("id"), disabled.getLong("id"), 99_999_999L}) {
+      JsonObject task = runTransferTask(token, payer.getLong("id"), recipient, 3);
+      assertEquals("failed", task.getString("status"), "paying " + recipient + ": " + task.encode());
+      assertTrue(task.getString("last_error").contains("no active user " + recipient), task.encode());
+    }
+    assertEquals(0, TestServers.scalar(databaseUrl, "SELECT count(*) FROM balances WHERE user_id = 99999999"), "no account made for nobody");
+    assertEquals(1_000, TestServers.scalar(databaseUrl, "SELECT amount FROM balances WHERE user_id = " + payer.getLong("id")),
+      "the payer kept every cent");
+    assertEquals("succeeded", runTransferTask(token, payer.getLong("id"), active.getLong("id"), 3).getString("status"),
+      "an active recipient is paid");
+    assertEquals(3, TestServers.scalar(databaseUrl, "SELECT amount FROM balances WHERE user_id = " + active.getLong("id")));
+    assertEquals(0, TestServers.scalar(databaseUrl, "SELECT coalesce(sum(amount), 0) FROM entries"), "money is conserved");
+  }
+
+  @Test
+  void anIdBeyond64BitsIsRefusedNeverWrappedOntoAnotherUser() {
+    JsonObject payer = account(100);
+    String token = payer.getString("token");
+    String twoTo64Plus1 = "18446744073709551617";  // wraps to 1 (the first user, an admin) when read as a long
+    long adminBalance = TestServers.scalar(databaseUrl, "SELECT coalesce(sum(amount), 0) FROM balances WHERE user_id = 1");
+
+    Api.Reply transfer = new Api(port).raw("POST", "/api/v1/transactions/transfer",
+      "{\"to_user_id\": " + twoTo64Plus1 + ", \"amount\": 3}", "Content-Type", "application/json", "Authorization", "Bearer " + token);
+    assertEquals(400, transfer.status, transfer.toString());
+    assertEquals("to_user_id", transfer.json().getJsonArray("errors").getJsonObject(0).getString("field"));
+    Api.Reply credit = new Api(port).raw("POST", "/api/v1/transactions/credit",
+      "{\"user_id\": " + twoTo64Plus1 + ", \"amount\": 3}", "Content-Type", "application/json", "Authorization", "Bearer " + admin);
+    assertEquals(400, credit.status, credit.toString());
+    assertEquals("user_id", credit.json().getJsonArray("errors").getJsonObject(0).getString("field"));
+    Api.Reply task = new Api(port).raw("POST", "/api/v1/tasks", "{\"type\": \"ledger.transfer\", \"payload\": {\"from_user_id\": "
+      + payer.getLong("id") + ", \"to_user_id\": " + twoTo64Plus1 + ", \"amount\": 3}}",
+      "Content-Type", "application/json", "Authorization", "Bearer " + token);
+    assertEquals(400, task.status, task.toString());
+    assertEquals("payload.to_user_id", task.json().getJsonArray("errors").getJsonObject(0).getString("field"));
+    Api.Reply fraction = api.post("/api/v1/tasks", new JsonObject().put("type", "ledger.transfer").put("payload", new JsonObject()
+      .put("from_user_id", payer.getLong("id")).put("to_user_id", 1.5).put("amount", 3)), token);
+    assertEquals(400, fraction.status, fraction.toString());
+    assertEquals("payload.to_user_id", fraction.json().getJsonArray("errors").getJsonObject(0).getString("field"));
+
+    assertEquals(adminBalance, TestServers.scalar(databaseUrl, "SELECT coalesce(sum(amount), 0) FROM balances WHERE user_id = 1"),
+      "user 1 was paid nothing");
+    assertEquals(100, TestServers.scalar(databaseUrl, "SELECT amount FROM balances WHERE user_id = " + payer.getLong("id")));
+  }
 }
