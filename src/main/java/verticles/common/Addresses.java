@@ -42,10 +42,15 @@ public final class Addresses {
     public static final String BALANCES_AT_TIME = "ledger.balances.at-time";
   }
 
-  /** DispatchVerticle: tasks; task handlers are {@code task.<type>}. */
+  /** TaskApiVerticle: tasks; task handlers are {@code task.<type>}; dispatchers listen to the rest. */
   public static final class Tasks {
     private Tasks() {
     }
+
+    /** A queue has new work (body: its name): dispatchers on every node look at once. */
+    public static final String WAKEUP = "tasks.wakeup";
+    /** A queue's limits changed (body: its name), e.g. unpaused: dispatchers look again now. */
+    public static final String LIMITS_CHANGED = "tasks.limits.changed";
 
     public static final String SUBMIT = "tasks.submit";
     public static final String SUBMIT_BATCH = "tasks.submit.batch";
@@ -59,9 +64,23 @@ public final class Addresses {
     public static String handler(String type) {
       return "task." + type;
     }
+
+    /** One dispatcher's own address: receiving nodes say there which task they hold. */
+    public static String dispatcher(String id) {
+      return "tasks.dispatcher." + id;
+    }
   }
 
-  /** DispatchVerticle: recurring schedules. */
+  /** Cluster membership, published by each node to its own verticles only (local delivery). */
+  public static final class Cluster {
+    private Cluster() {
+    }
+
+    /** A member left the cluster (body: its node id). */
+    public static final String NODE_LEFT = "cluster.node.left";
+  }
+
+  /** TaskApiVerticle: recurring schedules. */
   public static final class Schedules {
     private Schedules() {
     }
@@ -73,7 +92,7 @@ public final class Addresses {
     public static final String DELETE = "schedules.delete";
   }
 
-  /** DispatchVerticle: queue limits and depths. */
+  /** TaskApiVerticle: queue limits and depths. */
   public static final class Queues {
     private Queues() {
     }

@@ -116,10 +116,15 @@ public final class Config {
     Map.entry(ADMIN_PASSWORD, Kind.SECRET),
     Map.entry(ADMIN_EMAIL, Kind.TEXT));
 
-  private final JsonObject values;
+  private static final String DEFAULTS = "conf/config.json";
 
-  private Config(JsonObject values) {
+  private final JsonObject values;
+  /** Where each key's value came from: conf/config.json, .env or the environment. */
+  private final Map<String, String> sources;
+
+  private Config(JsonObject values, Map<String, String> sources) {
     this.values = values;
+    this.sources = sources;
   }
 
   /** Defaults from the packaged conf/config.json, then {@code dotEnv} if it exists, then {@code env}. */
@@ -130,12 +135,13 @@ public final class Config {
   /** Applies the overrides in order (later wins) and validates every key. */
   public static Config from(JsonObject defaults, Map<String, String> dotEnv, Map<String, String> env) {
     JsonObject values = new JsonObject();
+    Map<String, String> sources = new LinkedHashMap<>();
     for (String key : defaults.fieldNames()) {
       Kind kind = KINDS.get(key);
       if (kind == null) {
         throw new ConfigException(key + " in conf/config.json is not a setting Pulse knows");
       }
-      String source = "conf/config.json";
+      String source = DEFAULTS;
       String raw = String.valueOf(defaults.getValue(key));
       if (dotEnv.containsKey(key)) {
         source = ".env";
@@ -146,9 +152,10 @@ public final class Config {
         raw = env.get(key);
       }
       values.put(key, parse(key, kind, kind == Kind.SECRET ? raw : raw.trim(), source));
+      sources.put(key, source);
     }
     checkJwt(values);
-    return new Config(values);
+    return new Config(values, Map.copyOf(sources));
   }
 
   /**
@@ -208,11 +215,26 @@ public final class Config {
     return values.getString(REDIS_URL).isEmpty();
   }
 
+  /** True when {@code key} was set in .env or the environment, not left at its default. */
+  public boolean explicit(String key) {
+    return sources.containsKey(key) && !DEFAULTS.equals(sources.get(key));
+  }
+
+  /**
+   * Refuses {@code key}'s value for a reason found after loading (a port in use), in the words
+   * of every other refusal: the key, where it came from, the value, what was expected.
+   */
+  public ConfigException refuse(String key, String expected) {
+    String raw = String.valueOf(values.getValue(key));
+    String shown = KINDS.get(key) == Kind.SECRET ? "***" : redact(raw);
+    return invalid(key, shown, sources.getOrDefault(key, DEFAULTS), expected);
+  }
+
   /** A copy with some keys replaced by already-typed values (used for resolved server URLs). */
   public Config with(String key, Object value) {
     JsonObject copy = values.copy();
     copy.put(key, value);
-    return new Config(copy);
+    return new Config(copy, sources);
   }
 
   private static Object parse(String key, Kind kind, String raw, String source) {

@@ -13,6 +13,9 @@ import java.util.function.Function;
  */
 public final class Page {
 
+  /** Items per page when the request names no limit (the document says the same). */
+  public static final int DEFAULT_LIMIT = 50;
+
   private Page() {
   }
 

@@ -7,19 +7,16 @@ import io.vertx.core.internal.ContextInternal;
 import java.util.UUID;
 
 /**
- * Who a piece of work is for: the request id (and, later, the caller) kept on the Vert.x
- * duplicated context that carries one HTTP request or one bus message. Log lines read it from
- * here, so every line written while handling a request names that request, on whichever
- * node and verticle the work lands.
+ * Who a piece of work is for: the request id, the caller and the idempotency key, kept on the
+ * Vert.x duplicated context that carries one HTTP request or one bus message. Log lines read the
+ * request id from here, so every line written while handling a request names that request, on
+ * whichever node and verticle the work lands.
  */
 public final class RequestContext {
 
-  public static final String REQUEST_ID_HEADER = "x-request-id";
-  public static final String USER_ID_HEADER = "x-user-id";
-  public static final String ROLES_HEADER = "x-roles";
-
   private static final String REQUEST_ID_KEY = "pulse.request-id";
   private static final String CALLER_KEY = "pulse.caller";
+  private static final String IDEMPOTENCY_KEY = "pulse.idempotency-key";
 
   private RequestContext() {
   }
@@ -34,6 +31,11 @@ public final class RequestContext {
     return get(CALLER_KEY);
   }
 
+  /** The current request's idempotency key, or null when it has none. */
+  public static String idempotencyKey() {
+    return get(IDEMPOTENCY_KEY);
+  }
+
   /**
    * Binds a request id to the current duplicated context. A root (shared) context is refused:
    * data put there would leak into every later request on that event loop.
@@ -46,21 +48,25 @@ public final class RequestContext {
     put(CALLER_KEY, caller);
   }
 
+  public static void bindIdempotencyKey(String key) {
+    put(IDEMPOTENCY_KEY, key);
+  }
+
   private static <T> T get(String key) {
     Context context = Vertx.currentContext();
-    if (!(context instanceof ContextInternal) || !((ContextInternal) context).isDuplicate()) {
+    if (!(context instanceof ContextInternal internal) || !internal.isDuplicate()) {
       return null;
     }
-    return ((ContextInternal) context).getLocal(key);
+    return internal.getLocal(key);
   }
 
   private static void put(String key, Object value) {
     Context context = Vertx.currentContext();
-    if (context instanceof ContextInternal && ((ContextInternal) context).isDuplicate()) {
+    if (context instanceof ContextInternal internal && internal.isDuplicate()) {
       if (value == null) {
-        ((ContextInternal) context).removeLocal(key);
+        internal.removeLocal(key);
       } else {
-        ((ContextInternal) context).putLocal(key, value);
+        internal.putLocal(key, value);
       }
     }
   }

@@ -15,8 +15,8 @@ public final class TaskProgress {
   }
 
   public static void report(Vertx vertx, Message<?> task, JsonObject progress) {
-    String id = task.headers().get("x-task-id");
-    String attempt = task.headers().get("x-attempt");
+    String id = task.headers().get(BusHeaders.TASK_ID);
+    String attempt = task.headers().get(BusHeaders.ATTEMPT);
     if (id != null && attempt != null) {
       vertx.eventBus().send(Addresses.Tasks.PROGRESS, new JsonObject().put("task_id", Long.parseLong(id))
         .put("attempt", Integer.parseInt(attempt)).put("progress", progress));

@@ -28,7 +28,7 @@ final class AccessLog implements Handler<RoutingContext> {
         kv("status", rc.response().getStatusCode()),
         kv("duration_ms", (System.nanoTime() - began) / 1_000_000.0),
         kv("bytes", rc.response().bytesWritten()),
-        kv("user_id", caller == null ? null : caller.userId));
+        kv("user_id", caller == null ? null : caller.userId()));
     });
     rc.next();
   }

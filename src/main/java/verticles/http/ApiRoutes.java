@@ -2,6 +2,7 @@ package verticles.http;
 
 import io.vertx.core.Handler;
 import io.vertx.core.Vertx;
+import io.vertx.core.eventbus.DeliveryOptions;
 import io.vertx.core.http.HttpMethod;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
@@ -10,6 +11,7 @@ import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
 import verticles.common.Addresses;
 import verticles.common.Bus;
+import verticles.common.BusHeaders;
 import verticles.common.RequestContext;
 
 import java.util.ArrayList;
@@ -69,6 +71,8 @@ final class ApiRoutes {
     new Endpoint(HttpMethod.GET, "/api/v1/queues", Addresses.Queues.LIST, 200, Access.AUTHENTICATED),
     new Endpoint(HttpMethod.PATCH, "/api/v1/queues/{name}", Addresses.Queues.UPDATE, 200, Access.AUTHENTICATED));
 
+  private static final String IDEMPOTENCY_KEY = "Idempotency-Key";
+
   private final Vertx vertx;
   private final Router router;
   private final ApiSpec spec;
@@ -115,7 +119,7 @@ final class ApiRoutes {
       case ANONYMOUS -> route(endpoint, limiter.perClientIp(endpoint.address(), authPerMinute), validation, forward);
       case AUTHENTICATED -> route(endpoint, authentication, limiter.perUser("api", userPerMinute), validation, forward);
       case SELF -> route(endpoint, authentication, limiter.perUser("api", userPerMinute), validation, rc -> {
-        rc.put(ApiSpec.PARAMS, new JsonObject().put("id", RequestContext.caller().userId));
+        rc.put(ApiSpec.PARAMS, new JsonObject().put("id", RequestContext.caller().userId()));
         rc.next();
       }, forward);
     }
@@ -130,7 +134,10 @@ final class ApiRoutes {
     }
   }
 
-  /** The bus message is the validated body merged with the validated parameters. A null reply means 204. */
+  /**
+   * The bus message is the validated body merged with the validated parameters; the
+   * Idempotency-Key header travels as a delivery header, like the caller. A null reply means 204.
+   */
   private Handler<RoutingContext> forward(String address, int status) {
     return rc -> {
       JsonObject message = new JsonObject();
@@ -138,8 +145,14 @@ final class ApiRoutes {
       if (body != null) {
         message.mergeIn(body);
       }
-      message.mergeIn(rc.get(ApiSpec.PARAMS));
-      Bus.<JsonObject>request(vertx, address, message, timeoutMs)
+      JsonObject params = rc.get(ApiSpec.PARAMS);
+      DeliveryOptions options = new DeliveryOptions().setSendTimeout(timeoutMs);
+      Object key = params.remove(IDEMPOTENCY_KEY);
+      if (key != null) {
+        options.addHeader(BusHeaders.IDEMPOTENCY_KEY, key.toString());
+      }
+      message.mergeIn(params);
+      Bus.<JsonObject>request(vertx, address, message, options)
         .onSuccess(reply -> {
           if (reply.body() == null) {
             rc.response().setStatusCode(204).end();

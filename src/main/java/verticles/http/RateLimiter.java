@@ -48,7 +48,7 @@ final class RateLimiter {
   Handler<RoutingContext> perUser(String bucket, int perMinute) {
     return rc -> {
       Caller caller = RequestContext.caller();
-      check(rc, bucket + ":" + (caller == null ? "anonymous" : caller.userId), perMinute, false);
+      check(rc, bucket + ":" + (caller == null ? "anonymous" : caller.userId()), perMinute, false);
     };
   }
 

@@ -154,7 +154,7 @@ public class IdentityVerticle extends VerticleBase {
       return Future.failedFuture(Failure.FORBIDDEN.exception("only an admin may change role or status"));
     }
     String newPassword = body.getString("password");
-    boolean ownPassword = newPassword != null && caller.userId == id;
+    boolean ownPassword = newPassword != null && caller.userId() == id;
     if (ownPassword && body.getString("current_password") == null) {
       return Future.failedFuture(Failure.invalid("current_password", "is required to change your password"));
     }
@@ -205,7 +205,7 @@ public class IdentityVerticle extends VerticleBase {
         body.getString("role", row.getString("role")),
         status,
         row.getInteger("token_version") + (revokes ? 1 : 0)))
-      .compose(rows -> Audit.append(tx, "user", row.getLong("id"), "updated", Caller.required().userId, details)
+      .compose(rows -> Audit.append(tx, "user", row.getLong("id"), "updated", Caller.required().userId(), details)
         .map(toJson(rows.iterator().next())));
   }
 
@@ -214,7 +214,7 @@ public class IdentityVerticle extends VerticleBase {
     return Caller.requireAdmin("delete users").compose(ignored -> pool.withTransaction(tx -> tx.preparedQuery(UserSql.DELETE).execute(Tuple.of(id))
       .compose(rows -> rows.size() == 0
         ? Future.failedFuture(notFound(id))
-        : Audit.append(tx, "user", id, "deleted", Caller.required().userId, new JsonObject()))));
+        : Audit.append(tx, "user", id, "deleted", Caller.required().userId(), new JsonObject()))));
   }
 
   /** ADMIN_USERNAME / ADMIN_PASSWORD: make sure that admin exists with that password. */
@@ -236,7 +236,7 @@ public class IdentityVerticle extends VerticleBase {
     if (error instanceof PgException && "23505".equals(((PgException) error).getSqlState())) {
       String constraint = ((PgException) error).getConstraint();
       String field = constraint != null && constraint.contains("email") ? "email" : "username";
-      return Future.failedFuture(Failure.CONFLICT.exception(field + " is already taken"));
+      return Future.failedFuture(Failure.TAKEN.exception(field + " is already taken"));
     }
     return Future.failedFuture(error);
   }

@@ -30,6 +30,7 @@ import verticles.common.RequestContext;
 import verticles.common.Role;
 import verticles.common.ServiceHealth;
 import verticles.common.ServiceReplies;
+import verticles.common.TaskTypes;
 
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
@@ -72,7 +73,7 @@ public class LedgerVerticle extends VerticleBase {
     ServiceReplies.serve(vertx, Addresses.Ledger.BALANCES_CURRENT, this::current);
     ServiceReplies.serve(vertx, Addresses.Ledger.BALANCES_HISTORICAL, this::history);
     ServiceReplies.serve(vertx, Addresses.Ledger.BALANCES_AT_TIME, this::atTime);
-    ServiceReplies.serve(vertx, Addresses.Tasks.handler("ledger.transfer"), this::taskTransfer);
+    ServiceReplies.serve(vertx, Addresses.Tasks.handler(TaskTypes.LEDGER_TRANSFER), this::taskTransfer);
     vertx.setPeriodic(3_600_000, ignored -> pool.query(LedgerSql.FORGET_OLD_KEYS).execute());
     return new ServiceHealth(vertx, Role.LEDGER, config()).postgres(pool).redis(redis).serve();
   }
@@ -80,29 +81,14 @@ public class LedgerVerticle extends VerticleBase {
   enum Kind { CREDIT, DEBIT, TRANSFER }
 
   /** What to move: the parties (0 is the outside world), the amount, and why. */
-  private static final class Move {
-    final Kind kind;
-    final String type;
-    final long from;
-    final long to;
-    final long amount;
-    final String currency;
-    final String description;
-    final Long reverses;
-
-    Move(Kind kind, String type, long from, long to, long amount, String currency, String description, Long reverses) {
-      this.kind = kind;
-      this.type = type;
-      this.from = from;
-      this.to = to;
-      this.amount = amount;
-      this.currency = currency;
-      this.description = description;
-      this.reverses = reverses;
-    }
+  private record Move(Kind kind, String type, long from, long to, long amount, String currency, String description, Long reverses) {
 
     Move reversed(long original) {
-      Kind back = kind == Kind.CREDIT ? Kind.DEBIT : kind == Kind.DEBIT ? Kind.CREDIT : Kind.TRANSFER;
+      Kind back = switch (kind) {
+        case CREDIT -> Kind.DEBIT;
+        case DEBIT -> Kind.CREDIT;
+        case TRANSFER -> Kind.TRANSFER;
+      };
       return new Move(back, "reversal", to, from, amount, currency, "reversal of transaction " + original, original);
     }
   }
@@ -113,26 +99,25 @@ public class LedgerVerticle extends VerticleBase {
     String currency = currency(body);
     long amount = Fields.whole(body, "amount", "amount", 1, MAX_AMOUNT);
     Long forUser = Fields.optionalId(body, "user_id");
-    long subject = forUser != null ? forUser : caller.userId;
-    if (subject != caller.userId && !caller.isAdmin()) {
+    long subject = forUser != null ? forUser : caller.userId();
+    if (subject != caller.userId() && !caller.isAdmin()) {
       return Future.failedFuture(Failure.FORBIDDEN.exception("only an admin may act for another user"));
     }
     Move move;
     Future<Void> payer = Future.succeededFuture();
     if (kind == Kind.TRANSFER) {
       long to = Fields.id(body, "to_user_id");
-      if (to == caller.userId) {
+      if (to == caller.userId()) {
         return Future.failedFuture(Failure.invalid("to_user_id", "cannot transfer to yourself"));
       }
-      move = new Move(kind, "transfer", caller.userId, to, amount, currency, body.getString("description"), null);
+      move = new Move(kind, "transfer", caller.userId(), to, amount, currency, body.getString("description"), null);
     } else if (kind == Kind.CREDIT) {
       move = new Move(kind, "credit", 0, subject, amount, currency, body.getString("description"), null);
     } else {
       move = new Move(kind, "debit", subject, 0, amount, currency, body.getString("description"), null);
-      payer = subject == caller.userId ? Future.succeededFuture() : requireActiveUser(subject, "user_id");
+      payer = subject == caller.userId() ? Future.succeededFuture() : requireActiveUser(subject, "user_id");
     }
-    String key = body.getString("Idempotency-Key");
-    return payer.compose(ignored -> apply(move, caller.userId, caller.userId, key, requestHash(kind, body)));
+    return payer.compose(ignored -> apply(move, caller.userId(), caller.userId(), RequestContext.idempotencyKey(), requestHash(kind, body)));
   }
 
   /**
@@ -149,7 +134,7 @@ public class LedgerVerticle extends VerticleBase {
     Move move = new Move(Kind.TRANSFER, "transfer", from, to, Fields.whole(body, "amount", "amount", 1, MAX_AMOUNT),
       currency(body), body.getString("description"), null);
     return requireActiveUser(from, "from_user_id")
-      .compose(ignored -> apply(move, NOBODY, 0, body.getString("idempotency_key"), requestHash(Kind.TRANSFER, body)));
+      .compose(ignored -> apply(move, NOBODY, 0, RequestContext.idempotencyKey(), requestHash(Kind.TRANSFER, body)));
   }
 
   private Future<JsonObject> reverse(JsonObject body) {
@@ -160,17 +145,17 @@ public class LedgerVerticle extends VerticleBase {
       }
       Row original = rows.iterator().next();
       if ("reversal".equals(original.getString("type"))) {
-        return Future.failedFuture(Failure.CONFLICT.exception("a reversal cannot itself be reversed"));
+        return Future.failedFuture(Failure.WRONG_STATE.exception("a reversal cannot itself be reversed"));
       }
       if (original.getLong("reversed_by") != null) {
-        return Future.failedFuture(Failure.CONFLICT.exception("already reversed by transaction " + original.getLong("reversed_by")));
+        return Future.failedFuture(Failure.WRONG_STATE.exception("already reversed by transaction " + original.getLong("reversed_by")));
       }
       String type = original.getString("type");
       Kind kind = "credit".equals(type) ? Kind.CREDIT : "debit".equals(type) ? Kind.DEBIT : Kind.TRANSFER;
       Move forward = new Move(kind, type, original.getLong("from_user"), original.getLong("to_user"),
         original.getLong("amount"), original.getString("currency").trim(), null, null);
-      long admin = Caller.required().userId;
-      return apply(forward.reversed(id), admin, admin, body.getString("Idempotency-Key"),
+      long admin = Caller.required().userId();
+      return apply(forward.reversed(id), admin, admin, RequestContext.idempotencyKey(),
         requestHash(Kind.TRANSFER, new JsonObject().put("reverse", id)));
     });
   }
@@ -184,8 +169,8 @@ public class LedgerVerticle extends VerticleBase {
    * of times; they never reach the client.
    */
   private Future<JsonObject> apply(Move move, long authenticated, long scope, String key, String hash) {
-    Future<Void> recipient = move.to == 0 || move.to == authenticated ? Future.succeededFuture()
-      : requireActiveUser(move.to, move.kind == Kind.CREDIT ? "user_id" : "to_user_id");
+    Future<Void> recipient = move.to() == 0 || move.to() == authenticated ? Future.succeededFuture()
+      : requireActiveUser(move.to(), move.kind() == Kind.CREDIT ? "user_id" : "to_user_id");
     return recipient.compose(ignored -> applyOnce(move, scope, key, hash));
   }
 
@@ -198,29 +183,23 @@ public class LedgerVerticle extends VerticleBase {
         : execute(tx, move).compose(created -> remember(tx, scope, key, created).map(new Outcome(created, false)))));
     return withRetry(1, attempt)
       .andThen(result -> {
-        String outcome = result.succeeded() ? (result.result().replayed ? "replayed" : "ok")
+        String outcome = result.succeeded() ? (result.result().replayed() ? "replayed" : "ok")
           : Failure.of(result.cause()).name().toLowerCase();
-        Counter.builder("pulse.ledger.transactions").tag("type", move.type).tag("outcome", outcome).register(metrics).increment();
-        timing.stop(Timer.builder("pulse.ledger.latency").tag("type", move.type)
+        Counter.builder("pulse.ledger.transactions").tag("type", move.type()).tag("outcome", outcome).register(metrics).increment();
+        timing.stop(Timer.builder("pulse.ledger.latency").tag("type", move.type())
           .publishPercentileHistogram().register(metrics));
-        if (result.succeeded() && !result.result().replayed) {
-          DistributionSummary.builder("pulse.ledger.amount").tag("currency", move.currency).baseUnit("minor_units")
-            .register(metrics).record(move.amount);
-          publish(result.result().transaction, move);
+        if (result.succeeded() && !result.result().replayed()) {
+          DistributionSummary.builder("pulse.ledger.amount").tag("currency", move.currency()).baseUnit("minor_units")
+            .register(metrics).record(move.amount());
+          publish(result.result().transaction(), move);
         }
       })
-      .map(outcome -> outcome.transaction)
+      .map(Outcome::transaction)
       .recover(LedgerVerticle::translate);
   }
 
-  private static final class Outcome {
-    final JsonObject transaction;
-    final boolean replayed;
-
-    Outcome(JsonObject transaction, boolean replayed) {
-      this.transaction = transaction;
-      this.replayed = replayed;
-    }
+  /** A move's answer, and whether it is the first answer of its idempotency key given again. */
+  private record Outcome(JsonObject transaction, boolean replayed) {
   }
 
   /**
@@ -240,27 +219,27 @@ public class LedgerVerticle extends VerticleBase {
   private Future<JsonObject> execute(SqlConnection tx, Move move) {
     String actorRequest = RequestContext.requestId();
     Caller caller = RequestContext.caller();
-    Long actor = caller == null ? null : caller.userId;
+    Long actor = caller == null ? null : caller.userId();
     Future<RowSet<Row>> moved;
-    switch (move.kind) {
+    switch (move.kind()) {
       case CREDIT:
-        moved = tx.preparedQuery(LedgerSql.CREDIT).execute(Tuple.of(move.to, move.amount, move.currency, move.type,
-          move.description, move.reverses, actor, actorRequest));
+        moved = tx.preparedQuery(LedgerSql.CREDIT).execute(Tuple.of(move.to(), move.amount(), move.currency(), move.type(),
+          move.description(), move.reverses(), actor, actorRequest));
         break;
       case DEBIT:
-        moved = tx.preparedQuery(LedgerSql.DEBIT).execute(Tuple.of(move.from, move.amount, move.currency, move.type,
-          move.description, move.reverses, actor, actorRequest));
+        moved = tx.preparedQuery(LedgerSql.DEBIT).execute(Tuple.of(move.from(), move.amount(), move.currency(), move.type(),
+          move.description(), move.reverses(), actor, actorRequest));
         break;
       default:
         // Not waiting for the lock's answer: it is pipelined ahead of the move on the same connection.
-        Future<RowSet<Row>> locked = tx.preparedQuery(LedgerSql.LOCK_PAIR).execute(Tuple.of(move.from, move.to, move.currency));
-        Future<RowSet<Row>> transfer = tx.preparedQuery(LedgerSql.TRANSFER).execute(Tuple.of(move.from, move.to, move.amount,
-          move.currency, move.type, move.description).addValue(move.reverses).addValue(actor).addValue(actorRequest));
+        Future<RowSet<Row>> locked = tx.preparedQuery(LedgerSql.LOCK_PAIR).execute(Tuple.of(move.from(), move.to(), move.currency()));
+        Future<RowSet<Row>> transfer = tx.preparedQuery(LedgerSql.TRANSFER).execute(Tuple.of(move.from(), move.to(), move.amount(),
+          move.currency(), move.type(), move.description()).addValue(move.reverses()).addValue(actor).addValue(actorRequest));
         moved = Future.join(locked, transfer).transform(ignored -> locked.failed() ? Future.failedFuture(locked.cause()) : transfer);
     }
     return moved.compose(rows -> rows.size() == 0
-      ? Future.failedFuture(Failure.INSUFFICIENT_FUNDS.exception("insufficient funds: the balance in " + move.currency
-      + " is below " + move.amount))
+      ? Future.failedFuture(Failure.INSUFFICIENT_FUNDS.exception("insufficient funds: the balance in " + move.currency()
+      + " is below " + move.amount()))
       : Future.succeededFuture(transactionJson(rows.iterator().next())));
   }
 
@@ -275,7 +254,7 @@ public class LedgerVerticle extends VerticleBase {
         Row row = rows.iterator().next();
         return hash.equals(row.getString("request_hash"))
           ? Future.succeededFuture(new JsonObject(row.getString("response")))
-          : Future.failedFuture(Failure.CONFLICT.exception("this Idempotency-Key was used with a different request"));
+          : Future.failedFuture(Failure.IDEMPOTENCY_KEY_REUSED.exception("this Idempotency-Key was used with a different request"));
       }));
   }
 
@@ -298,7 +277,7 @@ public class LedgerVerticle extends VerticleBase {
     if (error instanceof PgException) {
       PgException pg = (PgException) error;
       if ("23505".equals(pg.getSqlState()) && pg.getConstraint() != null && pg.getConstraint().contains("reverses")) {
-        return Future.failedFuture(Failure.CONFLICT.exception("this transaction was already reversed"));
+        return Future.failedFuture(Failure.WRONG_STATE.exception("this transaction was already reversed"));
       }
       if ("23514".equals(pg.getSqlState())) {
         return Future.failedFuture(Failure.INSUFFICIENT_FUNDS.exception("insufficient funds"));
@@ -309,12 +288,12 @@ public class LedgerVerticle extends VerticleBase {
 
   /** After commit: each party (not the outside world) hears of its new balance and the transaction. */
   private void publish(JsonObject transaction, Move move) {
-    for (long party : new long[] {move.from, move.to}) {
+    for (long party : new long[] {move.from(), move.to()}) {
       if (party > 0) {
         vertx.eventBus().publish(Addresses.Events.user(party), new JsonObject().put("type", "transaction.created")
           .put("transaction", transaction));
         vertx.eventBus().publish(Addresses.Events.user(party), new JsonObject().put("type", "balance.changed")
-          .put("currency", move.currency).put("transaction_id", transaction.getLong("id")));
+          .put("currency", move.currency()).put("transaction_id", transaction.getLong("id")));
       }
     }
   }
@@ -324,7 +303,7 @@ public class LedgerVerticle extends VerticleBase {
     Caller caller = Caller.required();
     return pool.preparedQuery(LedgerSql.FIND).execute(Tuple.of(id)).compose(rows -> {
       Row row = rows.size() == 0 ? null : rows.iterator().next();
-      if (row == null || !(caller.isAdmin() || row.getLong("from_user") == caller.userId || row.getLong("to_user") == caller.userId)) {
+      if (row == null || !(caller.isAdmin() || row.getLong("from_user") == caller.userId() || row.getLong("to_user") == caller.userId())) {
         return Future.failedFuture(Failure.NOT_FOUND.exception("no transaction " + id));
       }
       return Future.succeededFuture(transactionJson(row));
@@ -336,7 +315,7 @@ public class LedgerVerticle extends VerticleBase {
     Caller caller = Caller.required();
     int limit = body.getInteger("limit", 50);
     long before = body.getLong("cursor", Long.MAX_VALUE);
-    Tuple args = Tuple.of(caller.userId, before, body.getString("type"))
+    Tuple args = Tuple.of(caller.userId(), before, body.getString("type"))
       .addValue(time(body.getString("from"))).addValue(time(body.getString("to"))).addInteger(limit + 1);
     return pool.preparedQuery(LedgerSql.ENTRIES).execute(args).map(rows -> Page.of(rows, limit,
       row -> transactionJson(row).put("change", row.getLong("change")).put("balance_after", row.getLong("balance_after")),
@@ -344,7 +323,7 @@ public class LedgerVerticle extends VerticleBase {
   }
 
   private Future<JsonObject> current(JsonObject body) {
-    return pool.preparedQuery(LedgerSql.CURRENT).execute(Tuple.of(Caller.required().userId)).map(rows -> {
+    return pool.preparedQuery(LedgerSql.CURRENT).execute(Tuple.of(Caller.required().userId())).map(rows -> {
       JsonArray balances = new JsonArray();
       for (Row row : rows) {
         balances.add(new JsonObject().put("currency", row.getString("currency").trim()).put("amount", row.getLong("amount"))
@@ -356,7 +335,7 @@ public class LedgerVerticle extends VerticleBase {
 
   private Future<JsonObject> atTime(JsonObject body) {
     OffsetDateTime at = OffsetDateTime.parse(body.getString("timestamp"));
-    return pool.preparedQuery(LedgerSql.AT_TIME).execute(Tuple.of(Caller.required().userId, at)).map(rows -> {
+    return pool.preparedQuery(LedgerSql.AT_TIME).execute(Tuple.of(Caller.required().userId(), at)).map(rows -> {
       JsonArray balances = new JsonArray();
       for (Row row : rows) {
         balances.add(new JsonObject().put("currency", row.getString("currency").trim()).put("amount", row.getLong("amount"))
@@ -390,14 +369,11 @@ public class LedgerVerticle extends VerticleBase {
     }
   }
 
-  /** Same endpoint and same body (the key itself aside) give the same hash. */
+  /** Same endpoint and same body give the same hash (the key travels in a header, not in the body). */
   private static String requestHash(Kind kind, JsonObject body) {
-    JsonObject canonical = body.copy();
-    canonical.remove("Idempotency-Key");
-    canonical.remove("idempotency_key");
     try {
       MessageDigest digest = MessageDigest.getInstance("SHA-256");
-      String text = kind + " " + new JsonObject(new java.util.TreeMap<>(canonical.getMap())).encode();
+      String text = kind + " " + new JsonObject(new java.util.TreeMap<>(body.getMap())).encode();
       return HexFormat.of().formatHex(digest.digest(text.getBytes(StandardCharsets.UTF_8)));
     } catch (NoSuchAlgorithmException e) {
       throw new IllegalStateException(e);

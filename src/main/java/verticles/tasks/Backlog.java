@@ -6,6 +6,7 @@ import io.vertx.redis.client.Response;
 import verticles.common.LuaScript;
 
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.List;
 
 /**
@@ -19,53 +20,108 @@ final class Backlog {
 
   static final String QUEUES = "tasks:queues";
 
-  /** Pops up to ARGV[2] ready ids into leased, within the queue's pause, concurrency and rate limits. */
-  private static final LuaScript TAKE = new LuaScript(
-    "local t = redis.call('TIME') local now = t[1] * 1000 + math.floor(t[2] / 1000) "
-      + "local limits = redis.call('HMGET', KEYS[3], 'paused', 'concurrency', 'rate') "
-      + "if limits[1] == '1' then return {} end "
-      + "local n = tonumber(ARGV[2]) "
-      + "if limits[2] then local free = tonumber(limits[2]) - redis.call('ZCARD', KEYS[2]) if free < n then n = free end end "
-      + "local rateKey = KEYS[4] .. ':' .. t[1] "
-      + "if limits[3] then local left = tonumber(limits[3]) - tonumber(redis.call('GET', rateKey) or '0') "
-      + "  if left < n then n = left end end "
-      + "if n <= 0 then return {} end "
-      + "local popped = redis.call('ZPOPMIN', KEYS[1], n) local ids = {} "
-      + "for i = 1, #popped, 2 do redis.call('ZADD', KEYS[2], now + tonumber(ARGV[1]), popped[i]) ids[#ids + 1] = popped[i] end "
-      + "if limits[3] and #ids > 0 then redis.call('INCRBY', rateKey, #ids) redis.call('PEXPIRE', rateKey, 2000) end "
-      + "return ids");
+  /** A task waiting in a queue: its id, priority (0-9, 9 first) and when it is due (epoch ms). */
+  record Waiting(long id, int priority, long dueMs) {
+  }
 
-  /** Moves due delayed members to ready; returns their ids. */
-  private static final LuaScript PROMOTE = new LuaScript(
-    "local t = redis.call('TIME') local now = t[1] * 1000 + math.floor(t[2] / 1000) "
-      + "local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[1])) local ids = {} "
-      + "for i, member in ipairs(due) do "
-      + "  local bar = string.find(member, '|', 1, true) local priority = tonumber(string.sub(member, 1, bar - 1)) "
-      + "  local id = string.sub(member, bar + 1) "
-      + "  redis.call('ZREM', KEYS[1], member) redis.call('ZADD', KEYS[2], (9 - priority) * 1e13 + now, id) ids[#ids + 1] = id end "
-      + "return ids");
+  /** How many tasks of a queue are ready, delayed and running (leased) right now. */
+  record Depth(long ready, long delayed, long running) {
+  }
 
-  /** Drops leases that ended at least ARGV[1] ms ago (their holder stopped renewing); returns the ids. */
-  private static final LuaScript EXPIRE = new LuaScript(
-    "local t = redis.call('TIME') local now = t[1] * 1000 + math.floor(t[2] / 1000) "
-      + "local gone = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[1]), 'LIMIT', 0, 1000) "
-      + "for i, id in ipairs(gone) do redis.call('ZREM', KEYS[1], id) end return gone");
+  /**
+   * Pops up to ARGV[2] ready ids into leased (lease of ARGV[1] ms), within the queue's pause,
+   * concurrency and per-second rate limits. KEYS: ready, leased, limits, rate counter prefix.
+   */
+  private static final LuaScript TAKE = new LuaScript("""
+    local t = redis.call('TIME')
+    local now = t[1] * 1000 + math.floor(t[2] / 1000)
+    local limits = redis.call('HMGET', KEYS[3], 'paused', 'concurrency', 'rate')
+    if limits[1] == '1' then return {} end
+    local n = tonumber(ARGV[2])
+    if limits[2] then
+      local free = tonumber(limits[2]) - redis.call('ZCARD', KEYS[2])
+      if free < n then n = free end
+    end
+    local rateKey = KEYS[4] .. ':' .. t[1]
+    if limits[3] then
+      local left = tonumber(limits[3]) - tonumber(redis.call('GET', rateKey) or '0')
+      if left < n then n = left end
+    end
+    if n <= 0 then return {} end
+    local popped = redis.call('ZPOPMIN', KEYS[1], n)
+    local ids = {}
+    for i = 1, #popped, 2 do
+      redis.call('ZADD', KEYS[2], now + tonumber(ARGV[1]), popped[i])
+      ids[#ids + 1] = popped[i]
+    end
+    if limits[3] and #ids > 0 then
+      redis.call('INCRBY', rateKey, #ids)
+      redis.call('PEXPIRE', rateKey, 2000)
+    end
+    return ids
+    """);
 
-  /** ARGV: triples (id, priority, run_at ms). Puts back each id found in none of the three sets; returns their ids. */
-  private static final LuaScript RESTORE = new LuaScript(
-    "local t = redis.call('TIME') local now = t[1] * 1000 + math.floor(t[2] / 1000) local restored = {} "
-      + "for i = 1, #ARGV, 3 do local id = ARGV[i] local priority = tonumber(ARGV[i + 1]) local due = tonumber(ARGV[i + 2]) "
-      + "  if not redis.call('ZSCORE', KEYS[1], id) and not redis.call('ZSCORE', KEYS[3], id) "
-      + "     and not redis.call('ZSCORE', KEYS[2], priority .. '|' .. id) then "
-      + "    if due <= now then redis.call('ZADD', KEYS[1], (9 - priority) * 1e13 + now, id) "
-      + "    else redis.call('ZADD', KEYS[2], due, priority .. '|' .. id) end restored[#restored + 1] = id end end "
-      + "return restored");
+  /** Moves up to ARGV[1] due delayed members to ready; returns their ids. KEYS: delayed, ready. */
+  private static final LuaScript PROMOTE = new LuaScript("""
+    local t = redis.call('TIME')
+    local now = t[1] * 1000 + math.floor(t[2] / 1000)
+    local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[1]))
+    local ids = {}
+    for i, member in ipairs(due) do
+      local bar = string.find(member, '|', 1, true)
+      local priority = tonumber(string.sub(member, 1, bar - 1))
+      local id = string.sub(member, bar + 1)
+      redis.call('ZREM', KEYS[1], member)
+      redis.call('ZADD', KEYS[2], (9 - priority) * 1e13 + now, id)
+      ids[#ids + 1] = id
+    end
+    return ids
+    """);
 
-  /** Ready now, ordered by priority then age. ARGV: the queue's name, then pairs (id, priority). */
-  private static final LuaScript PUSH_READY = new LuaScript(
-    "local t = redis.call('TIME') local now = t[1] * 1000 + math.floor(t[2] / 1000) "
-      + "for i = 2, #ARGV, 2 do redis.call('ZADD', KEYS[1], 'NX', (9 - tonumber(ARGV[i + 1])) * 1e13 + now, ARGV[i]) end "
-      + "redis.call('SADD', KEYS[2], ARGV[1]) return 1");
+  /** Drops leases that ended at least ARGV[1] ms ago (their holder stopped renewing); returns the ids. KEYS: leased. */
+  private static final LuaScript EXPIRE = new LuaScript("""
+    local t = redis.call('TIME')
+    local now = t[1] * 1000 + math.floor(t[2] / 1000)
+    local gone = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[1]), 'LIMIT', 0, 1000)
+    for i, id in ipairs(gone) do redis.call('ZREM', KEYS[1], id) end
+    return gone
+    """);
+
+  /**
+   * ARGV: triples (id, priority, due ms) that PostgreSQL says wait. Puts back each id found in
+   * none of the three sets; returns their ids. KEYS: ready, delayed, leased.
+   */
+  private static final LuaScript RESTORE = new LuaScript("""
+    local t = redis.call('TIME')
+    local now = t[1] * 1000 + math.floor(t[2] / 1000)
+    local restored = {}
+    for i = 1, #ARGV, 3 do
+      local id = ARGV[i]
+      local priority = tonumber(ARGV[i + 1])
+      local due = tonumber(ARGV[i + 2])
+      if not redis.call('ZSCORE', KEYS[1], id) and not redis.call('ZSCORE', KEYS[3], id)
+         and not redis.call('ZSCORE', KEYS[2], priority .. '|' .. id) then
+        if due <= now then
+          redis.call('ZADD', KEYS[1], (9 - priority) * 1e13 + now, id)
+        else
+          redis.call('ZADD', KEYS[2], due, priority .. '|' .. id)
+        end
+        restored[#restored + 1] = id
+      end
+    end
+    return restored
+    """);
+
+  /** Ready now, ordered by priority then age. ARGV: the queue's name, then pairs (id, priority). KEYS: ready, the queue set. */
+  private static final LuaScript PUSH_READY = new LuaScript("""
+    local t = redis.call('TIME')
+    local now = t[1] * 1000 + math.floor(t[2] / 1000)
+    for i = 2, #ARGV, 2 do
+      redis.call('ZADD', KEYS[1], 'NX', (9 - tonumber(ARGV[i + 1])) * 1e13 + now, ARGV[i])
+    end
+    redis.call('SADD', KEYS[2], ARGV[1])
+    return 1
+    """);
 
   private final RedisAPI redis;
 
@@ -89,36 +145,28 @@ final class Backlog {
     return "tasks:limits:" + queue;
   }
 
-  Future<Void> pushReady(String queue, long id, int priority) {
-    return pushReady(queue, List.of(new long[] {id, priority}));
-  }
-
-  /** {id, priority} pairs, one script for all. */
-  Future<Void> pushReady(String queue, List<long[]> tasks) {
+  /** Ready now, one script for all (their due times are ignored). */
+  Future<Void> pushReady(String queue, Collection<Waiting> tasks) {
     if (tasks.isEmpty()) {
       return Future.succeededFuture();
     }
     List<String> args = new ArrayList<>(List.of(queue));
-    for (long[] task : tasks) {
-      args.add(String.valueOf(task[0]));
-      args.add(String.valueOf(task[1]));
+    for (Waiting task : tasks) {
+      args.add(String.valueOf(task.id()));
+      args.add(String.valueOf(task.priority()));
     }
     return PUSH_READY.run(redis, List.of(ready(queue), QUEUES), args).mapEmpty();
   }
 
-  Future<Void> pushDelayed(String queue, long id, int priority, long dueMs) {
-    return pushDelayed(queue, List.of(new long[] {id, priority, dueMs}));
-  }
-
-  /** {id, priority, due ms} triples. */
-  Future<Void> pushDelayed(String queue, List<long[]> tasks) {
+  /** Due later, by due time. */
+  Future<Void> pushDelayed(String queue, Collection<Waiting> tasks) {
     if (tasks.isEmpty()) {
       return Future.succeededFuture();
     }
     List<String> args = new ArrayList<>(List.of(delayed(queue)));
-    for (long[] task : tasks) {
-      args.add(String.valueOf(task[2]));
-      args.add(task[1] + "|" + task[0]);
+    for (Waiting task : tasks) {
+      args.add(String.valueOf(task.dueMs()));
+      args.add(task.priority() + "|" + task.id());
     }
     return redis.zadd(args).compose(ignored -> redis.sadd(List.of(QUEUES, queue))).mapEmpty();
   }
@@ -142,7 +190,7 @@ final class Backlog {
   }
 
   /** Extends the leases this node still holds (XX: a lease already taken away stays away). */
-  Future<Void> renew(String queue, List<Long> ids, long leaseMs) {
+  Future<Void> renew(String queue, Collection<Long> ids, long leaseMs) {
     if (ids.isEmpty()) {
       return Future.succeededFuture();
     }
@@ -157,12 +205,8 @@ final class Backlog {
     });
   }
 
-  Future<Void> release(String queue, long id) {
-    return release(queue, List.of(id));
-  }
-
   /** Ends these leases (the tasks finished, or were handed back). */
-  Future<Void> release(String queue, List<Long> ids) {
+  Future<Void> release(String queue, Collection<Long> ids) {
     if (ids.isEmpty()) {
       return Future.succeededFuture();
     }
@@ -177,16 +221,16 @@ final class Backlog {
       .compose(ignored -> redis.zrem(List.of(delayed(queue), priority + "|" + id))).mapEmpty();
   }
 
-  /** {id, priority, run_at ms} triples that PostgreSQL says wait in this queue: restores the missing ones. */
-  Future<List<Long>> restore(String queue, List<long[]> waiting) {
+  /** Tasks that PostgreSQL says wait in this queue: restores the missing ones, returns their ids. */
+  Future<List<Long>> restore(String queue, Collection<Waiting> waiting) {
     if (waiting.isEmpty()) {
       return Future.succeededFuture(List.of());
     }
     List<String> args = new ArrayList<>();
-    for (long[] task : waiting) {
-      args.add(String.valueOf(task[0]));
-      args.add(String.valueOf(task[1]));
-      args.add(String.valueOf(task[2]));
+    for (Waiting task : waiting) {
+      args.add(String.valueOf(task.id()));
+      args.add(String.valueOf(task.priority()));
+      args.add(String.valueOf(task.dueMs()));
     }
     return RESTORE.run(redis, List.of(ready(queue), delayed(queue), leased(queue)), args).map(Backlog::ids);
   }
@@ -217,10 +261,9 @@ final class Backlog {
     return removed.compose(ignored -> redis.hset(set)).compose(ignored -> redis.sadd(List.of(QUEUES, queue))).mapEmpty();
   }
 
-  /** Ready, delayed and running counts of a queue. */
-  Future<long[]> depth(String queue) {
+  Future<Depth> depth(String queue) {
     return redis.zcard(ready(queue)).compose(ready -> redis.zcard(delayed(queue)).compose(delayed ->
-      redis.zcard(leased(queue)).map(leased -> new long[] {ready.toLong(), delayed.toLong(), leased.toLong()})));
+      redis.zcard(leased(queue)).map(leased -> new Depth(ready.toLong(), delayed.toLong(), leased.toLong()))));
   }
 
   private static List<Long> ids(Response reply) {

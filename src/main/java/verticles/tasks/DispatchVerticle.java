@@ -1,474 +1,362 @@
 package verticles.tasks;
 
+import io.vertx.core.AsyncResult;
 import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
-import io.vertx.core.json.JsonArray;
+import io.vertx.core.eventbus.DeliveryOptions;
+import io.vertx.core.eventbus.Message;
 import io.vertx.core.json.JsonObject;
 import io.vertx.micrometer.backends.BackendRegistries;
 import io.vertx.redis.client.RedisAPI;
 import io.vertx.sqlclient.Pool;
 import io.vertx.sqlclient.Row;
 import io.vertx.sqlclient.Tuple;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import verticles.common.Addresses;
-import verticles.common.Caller;
+import verticles.common.BusHeaders;
 import verticles.common.Config;
 import verticles.common.Database;
+import verticles.common.Dependency;
 import verticles.common.Failure;
-import verticles.common.Fields;
-import verticles.common.Page;
 import verticles.common.RedisStore;
-import verticles.common.Role;
-import verticles.common.ServiceHealth;
-import verticles.common.ServiceReplies;
-import verticles.common.TaskTypes;
 
-import java.time.Instant;
+import java.time.Duration;
 import java.time.OffsetDateTime;
-import java.time.ZoneOffset;
-import java.time.format.DateTimeParseException;
 import java.util.ArrayList;
-import java.util.Arrays;
+import java.util.Collection;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.TreeSet;
 import java.util.UUID;
 
 /**
- * Owns tasks, schedules, queues and the Redis backlog. Answers the task API (submit, read,
- * cancel, retry, schedules, queue limits), and runs on every dispatch node the delivery loop
- * ({@link Dispatcher}) and the cron scheduler ({@link Scheduler}).
+ * Moves tasks from the Redis backlog to their handlers (one instance per core): takes ready ids
+ * with a lease, claims them in PostgreSQL (the attempt number is the fencing token), sends each
+ * to {@code task.<type>} on the bus, and records the outcome (see {@link Outcomes}). It renews
+ * the leases it holds, re-delivers at once what a cluster member that left had taken, and on
+ * stop hands back what it still holds.
  */
 public class DispatchVerticle extends VerticleBase {
 
-  private static final JsonObject DEFAULT_BACKOFF = new JsonObject().put("kind", "exponential").put("base_ms", 1000).put("max_ms", 300_000);
+  private static final Logger log = LoggerFactory.getLogger(DispatchVerticle.class);
+  /** A delivery no node has said it holds after this long, when a member leaves, is presumed to have gone with it. */
+  private static final long UNACKNOWLEDGED_MS = 2000;
+
+  /** A task this dispatcher holds the lease of, until its outcome is written. */
+  record Lease(String queue, int attempt) {
+  }
+
+  /** A task sent to its handler, not answered yet. */
+  private record Sent(JsonObject task, long atMs) {
+  }
 
   private Pool pool;
   private Backlog backlog;
   private TaskEvents events;
-  private Dispatcher dispatcher;
-  private Scheduler scheduler;
   private TaskMeters meters;
-  /** Queues this verticle has already made sure exist in PostgreSQL (rows are never deleted). */
-  private final Set<String> knownQueues = new HashSet<>();
-  private final Set<String> toWake = new LinkedHashSet<>();
-  private boolean wakeWindowOpen;
-  private static final String HOUSEKEEPER = "tasks.housekeeper";
-  private final String housekeeperToken = UUID.randomUUID().toString();
+  private Outcomes outcomes;
+  private Dependency postgres;
+  private Dependency redis;
+  private String node;
+  private long leaseMs;
+  private int capacity;
+  private final String id = UUID.randomUUID().toString();
 
-  @Override
-  public Future<?> start() {
-    pool = Database.pool(vertx, config());
-    RedisAPI redis = RedisStore.client(vertx, config());
-    backlog = new Backlog(redis);
-    events = new TaskEvents(vertx);
-    meters = new TaskMeters(BackendRegistries.getNow(config().getString(Config.NODE_NAME)));
-    dispatcher = new Dispatcher(vertx, pool, backlog, events, config().getString(Config.NODE_NAME),
-      config().getInteger(Config.TASK_LEASE_MS), shareOfNodeConcurrency(),
-      config().getInteger(Config.TASK_RECONCILE_MS), meters);
-    scheduler = new Scheduler(vertx, pool, this::insert);
-
-    ServiceReplies.serve(vertx, Addresses.Tasks.SUBMIT, this::submit);
-    ServiceReplies.serve(vertx, Addresses.Tasks.SUBMIT_BATCH, this::submitBatch);
-    ServiceReplies.serve(vertx, Addresses.Tasks.GET, body -> owned(body.getLong("id")));
-    ServiceReplies.serve(vertx, Addresses.Tasks.LIST, this::list);
-    ServiceReplies.serve(vertx, Addresses.Tasks.CANCEL, this::cancel);
-    ServiceReplies.serve(vertx, Addresses.Tasks.RETRY, this::retry);
-    vertx.eventBus().<JsonObject>consumer(Addresses.Tasks.PROGRESS, message -> pool.preparedQuery(TaskSql.PROGRESS)
-      .execute(Tuple.of(message.body().getLong("task_id"), message.body().getInteger("attempt"), message.body().getJsonObject("progress")))
-      .onSuccess(rows -> rows.forEach(row -> events.changed(TaskJson.task(row)))));
-    ServiceReplies.serve(vertx, Addresses.Schedules.CREATE, this::createSchedule);
-    ServiceReplies.serve(vertx, Addresses.Schedules.GET, body -> ownedSchedule(body.getLong("id")).map(TaskJson::schedule));
-    ServiceReplies.serve(vertx, Addresses.Schedules.LIST, this::listSchedules);
-    ServiceReplies.serve(vertx, Addresses.Schedules.UPDATE, this::updateSchedule);
-    ServiceReplies.serve(vertx, Addresses.Schedules.DELETE, this::deleteSchedule);
-    ServiceReplies.serve(vertx, Addresses.Queues.LIST, body -> Caller.requireAdmin("see the queues").compose(ignored -> queueStats()));
-    ServiceReplies.serve(vertx, Addresses.Queues.UPDATE, this::updateQueue);
-    dispatcher.start(claimHousekeeping());
-    scheduler.start();
-    return new ServiceHealth(vertx, Role.DISPATCH, config()).postgres(pool).redis(redis).serve();
-  }
-
-  /** The first of the node's instances to start keeps house for the node (see Dispatcher#start); the others only dispatch. */
-  private boolean claimHousekeeping() {
-    return vertx.sharedData().<String, String>getLocalMap(HOUSEKEEPER).putIfAbsent(HOUSEKEEPER, housekeeperToken) == null;
-  }
+  private final Map<Long, Lease> leases = new HashMap<>();
+  private final Map<Long, Sent> sent = new HashMap<>();
+  /** Task id → the cluster node that said it holds the task. */
+  private final Map<Long, String> holders = new HashMap<>();
+  private final Set<String> queues = new LinkedHashSet<>(List.of(TaskSpec.DEFAULT_QUEUE));
+  private final List<Long> timers = new ArrayList<>();
+  /** Ids taken from Redis whose claim in PostgreSQL is under way: they hold slots too. */
+  private int claiming;
+  private boolean polling;
+  private boolean pollAgain;
+  private boolean pollQueued;
+  private boolean stopping;
+  /** Apart from the other timers: leases are renewed until the very end of a stop, while tasks finish. */
+  private long renewTimer;
 
   /**
-   * A node runs one of these per core (at most one per slot of TASK_NODE_CONCURRENCY), so that
-   * submits, claims and outcomes are spread over the event loops instead of queueing on one.
+   * A node runs one per core (at most one per slot of TASK_NODE_CONCURRENCY), so that claims and
+   * outcomes are spread over the event loops instead of queueing on one.
    */
   public static int instances(JsonObject config) {
     return Math.max(1, Math.min(Runtime.getRuntime().availableProcessors(), config.getInteger(Config.TASK_NODE_CONCURRENCY)));
   }
 
-  /** Each instance runs its share of the node's TASK_NODE_CONCURRENCY. */
-  private int shareOfNodeConcurrency() {
-    return (int) Math.ceil(config().getInteger(Config.TASK_NODE_CONCURRENCY) / (double) instances(config()));
+  @Override
+  public Future<?> start() {
+    pool = Database.pool(vertx, config());
+    RedisAPI client = RedisStore.client(vertx, config());
+    backlog = new Backlog(client);
+    events = new TaskEvents(vertx);
+    meters = new TaskMeters(BackendRegistries.getNow(config().getString(Config.NODE_NAME)));
+    postgres = Dependency.postgres(vertx, config(), pool);
+    redis = Dependency.redis(vertx, config(), client);
+    outcomes = new Outcomes(vertx, pool, backlog, events, meters, postgres, redis, leases::remove, this::poll);
+    node = config().getString(Config.NODE_NAME);
+    leaseMs = config().getInteger(Config.TASK_LEASE_MS);
+    capacity = (int) Math.ceil(config().getInteger(Config.TASK_NODE_CONCURRENCY) / (double) instances(config()));
+
+    vertx.eventBus().<String>consumer(Addresses.Tasks.WAKEUP, message -> {
+      if (message.body() != null) {
+        queues.add(message.body());  // a queue this node has not seen yet starts at once
+      }
+      poll();
+    });
+    vertx.eventBus().<String>consumer(Addresses.Tasks.LIMITS_CHANGED, message -> poll());
+    vertx.eventBus().<JsonObject>consumer(Addresses.Tasks.dispatcher(id),
+      message -> holders.put(message.body().getLong("task_id"), message.body().getString("node")));
+    vertx.eventBus().<String>localConsumer(Addresses.Cluster.NODE_LEFT, message -> memberLeft(message.body()));
+    timers.add(vertx.setPeriodic(100, ignored -> poll()));
+    timers.add(vertx.setPeriodic(2000, ignored -> learnQueues()));
+    renewTimer = vertx.setPeriodic(Math.max(100, leaseMs / 3), ignored -> renew());
+    learnQueues();
+    return Future.succeededFuture();
   }
 
-  /** SIGTERM: no lease is left behind (running tasks finish or go straight back to their queue). */
+  /** SIGTERM: no lease is left behind (running tasks finish, or go straight back to their queue). */
   @Override
   public Future<?> stop() {
-    scheduler.stop();
-    vertx.sharedData().getLocalMap(HOUSEKEEPER).remove(HOUSEKEEPER, housekeeperToken);
-    return dispatcher.stop(Math.min(3000, config().getInteger(Config.SHUTDOWN_GRACE_MS)));
-  }
-
-  // ---- tasks ----
-
-  private Future<JsonObject> submit(JsonObject body) {
-    Caller caller = Caller.required();
-    JsonObject spec = body.copy();
-    spec.remove("Idempotency-Key");
-    checkTask(spec, caller, "");
-    OffsetDateTime runAt = runAt(spec, "");
-    String key = body.getString("Idempotency-Key");
-    return insert(caller.userId, spec, runAt, key, null, null).compose(created -> {
-      if (created != null) {
-        return Future.succeededFuture(created.put("replayed", false));
+    stopping = true;
+    timers.forEach(vertx::cancelTimer);
+    long deadline = System.currentTimeMillis() + Math.min(3000, config().getInteger(Config.SHUTDOWN_GRACE_MS));
+    return drain(deadline).compose(ignored -> {
+      vertx.cancelTimer(renewTimer);
+      if (leases.isEmpty()) {
+        return Future.succeededFuture();
       }
-      return pool.preparedQuery(TaskSql.FIND_BY_KEY).execute(Tuple.of(caller.userId, key))
-        .map(rows -> TaskJson.task(rows.iterator().next()).put("replayed", true));
+      Map<Long, Lease> left = new HashMap<>(leases);
+      return pool.preparedQuery(TaskSql.RETURN_LEASES).execute(Tuple.of(inLockOrder(left.keySet()), node))
+        .compose(rows -> {
+          log.info("returned {} running task(s) to their queues", rows.size());
+          return Future.all(Outcomes.requeued(backlog, events, rows), outcomes.release(byQueue(left))).mapEmpty();
+        });
     });
   }
 
-  /**
-   * Inserts the row (PostgreSQL first: the truth), then pushes it to Redis after the commit.
-   * Null when the idempotency key or the cron occurrence already has its task.
-   */
-  Future<JsonObject> insert(long owner, JsonObject spec, OffsetDateTime runAt, String key, Long scheduleId, String occurrence) {
-    String queue = spec.getString("queue", "default");
-    Tuple args = Tuple.of(owner, spec.getString("type"), queue, spec.getInteger("priority", 0),
-        spec.getJsonObject("payload", new JsonObject()), spec.getInteger("max_attempts", 5))
-      .addValue(spec.getJsonObject("backoff", DEFAULT_BACKOFF))
-      .addValue(spec.getInteger("timeout_ms", 30_000))
-      .addValue(runAt)
-      .addValue(key)
-      .addValue(scheduleId)
-      .addValue(occurrence);
-    return ensureQueues(Set.of(queue))
-      .compose(ignored -> pool.preparedQuery(TaskSql.INSERT).execute(args))
-      .compose(rows -> {
-        if (rows.size() == 0) {
-          return Future.succeededFuture(null);
-        }
-        JsonObject task = TaskJson.task(rows.iterator().next());
-        meters.submitted(task.getString("type")).increment();
-        events.changed(task);
-        Future<Void> pushed = "queued".equals(task.getString("status"))
-          ? backlog.pushReady(queue, task.getLong("id"), task.getInteger("priority"))
-          : backlog.pushDelayed(queue, task.getLong("id"), task.getInteger("priority"), runAt.toInstant().toEpochMilli());
-        // A failed push loses nothing: the reconciler restores it from PostgreSQL.
-        return pushed.otherwiseEmpty().map(ignored -> {
-          wake(queue);
-          return task;
-        });
-      });
-  }
-
-  /**
-   * Up to 1,000 tasks of one caller, all or none: every item is checked first, then one INSERT
-   * (one commit) makes them, and one Redis script per queue pushes them. Each answer item is
-   * {id, status, replayed}, in request order; a replayed item's idempotency key already had a task.
-   */
-  private Future<JsonObject> submitBatch(JsonObject body) {
-    Caller caller = Caller.required();
-    JsonArray items = body.getJsonArray("tasks");
-    int n = items.size();
-    String[] types = new String[n];
-    String[] queues = new String[n];
-    Short[] priorities = new Short[n];
-    String[] payloads = new String[n];
-    Integer[] maxAttempts = new Integer[n];
-    String[] backoffs = new String[n];
-    Integer[] timeouts = new Integer[n];
-    OffsetDateTime[] runAts = new OffsetDateTime[n];
-    String[] keys = new String[n];
-    for (int i = 0; i < n; i++) {
-      JsonObject spec = items.getJsonObject(i);
-      checkTask(spec, caller, "tasks." + i + ".");
-      types[i] = spec.getString("type");
-      queues[i] = spec.getString("queue", "default");
-      priorities[i] = spec.getInteger("priority", 0).shortValue();
-      payloads[i] = spec.getJsonObject("payload", new JsonObject()).encode();
-      maxAttempts[i] = spec.getInteger("max_attempts", 5);
-      backoffs[i] = spec.getJsonObject("backoff", DEFAULT_BACKOFF).encode();
-      timeouts[i] = spec.getInteger("timeout_ms", 30_000);
-      runAts[i] = runAt(spec, "tasks." + i + ".");
-      keys[i] = spec.getString("idempotency_key");
-    }
-    Tuple args = Tuple.of(caller.userId, types, queues, priorities, payloads, maxAttempts)
-      .addValue(backoffs).addValue(timeouts).addValue(runAts).addValue(keys);
-    return ensureQueues(new HashSet<>(Arrays.asList(queues)))
-      .compose(ignored -> pool.preparedQuery(TaskSql.INSERT_MANY).execute(args))
-      .compose(rows -> {
-        JsonArray answer = new JsonArray();
-        Map<String, List<long[]>> ready = new HashMap<>();
-        Map<String, List<long[]>> later = new HashMap<>();
-        List<Integer> replays = new ArrayList<>();
-        int i = 0;
-        for (Row row : rows) {
-          String status = row.getString("status");
-          if (status == null) {
-            replays.add(i);
-            answer.add(new JsonObject().put("id", null).put("status", null).put("replayed", true));
-          } else {
-            long id = row.getLong("id");
-            answer.add(new JsonObject().put("id", id).put("status", status).put("replayed", false));
-            meters.submitted(types[i]).increment();
-            events.changed(new JsonObject().put("id", id).put("owner_id", caller.userId).put("type", types[i])
-              .put("queue", queues[i]).put("priority", priorities[i]).put("status", status).put("attempts", 0)
-              .put("max_attempts", maxAttempts[i]).put("run_at", runAts[i].toString()));
-            long[] task = {id, priorities[i], runAts[i].toInstant().toEpochMilli()};
-            ("queued".equals(status) ? ready : later).computeIfAbsent(queues[i], q -> new ArrayList<>()).add(task);
-          }
-          i++;
-        }
-        // A failed push loses nothing: the reconciler restores it from PostgreSQL.
-        List<Future<?>> pushes = new ArrayList<>();
-        ready.forEach((queue, tasks) -> pushes.add(backlog.pushReady(queue, tasks).otherwiseEmpty().onComplete(ignored -> wake(queue))));
-        later.forEach((queue, tasks) -> pushes.add(backlog.pushDelayed(queue, tasks).otherwiseEmpty()));
-        return Future.join(pushes).transform(ignored -> replayed(caller.userId, keys, replays, answer))
-          .map(ignored -> new JsonObject().put("items", answer));
-      });
-  }
-
-  /** Fills in the answer items of replayed keys (their indexes) with the task each key already had. */
-  private Future<Void> replayed(long owner, String[] keys, List<Integer> replays, JsonArray answer) {
-    if (replays.isEmpty()) {
+  private Future<Void> drain(long deadline) {
+    if (leases.isEmpty() && claiming == 0 || System.currentTimeMillis() >= deadline) {
       return Future.succeededFuture();
     }
-    String[] replayedKeys = replays.stream().map(index -> keys[index]).toArray(String[]::new);
-    return pool.preparedQuery(TaskSql.FIND_BY_KEYS).execute(Tuple.of(owner, (Object) replayedKeys)).map(rows -> {
-      Map<String, Row> byKey = new HashMap<>();
-      rows.forEach(row -> byKey.put(row.getString("idempotency_key"), row));
-      for (int index : replays) {
-        Row task = byKey.get(keys[index]);
-        answer.getJsonObject(index).put("id", task.getLong("id")).put("status", task.getString("status"));
+    return vertx.timer(100).compose(ignored -> drain(deadline));
+  }
+
+  // ---- take, claim, deliver ----
+
+  private void poll() {
+    if (stopping || !redis.mayTry() || !postgres.mayTry()) {
+      return;
+    }
+    if (polling) {
+      pollAgain = true;
+      return;
+    }
+    polling = true;
+    takeFrom(new ArrayList<>(queues), 0, 0).onComplete(taken -> {
+      polling = false;
+      if (taken.succeeded() && taken.result() > 0 || pollAgain) {
+        pollAgain = false;
+        vertx.runOnContext(ignored -> poll());
       }
-      return null;
     });
   }
 
-  /** Makes sure each queue has its row in PostgreSQL (once per queue and verticle: rows are never deleted). */
-  private Future<Void> ensureQueues(Set<String> names) {
-    List<Future<?>> inserts = new ArrayList<>();
-    for (String queue : names) {
-      if (!knownQueues.contains(queue)) {
-        inserts.add(pool.preparedQuery(TaskSql.ENSURE_QUEUE).execute(Tuple.of(queue)).onSuccess(ignored -> knownQueues.add(queue)));
-      }
+  /** Polls once the answers already queued on this event loop are handled: one take for a burst of them. */
+  private void pollSoon() {
+    if (!pollQueued) {
+      pollQueued = true;
+      vertx.runOnContext(ignored -> {
+        pollQueued = false;
+        poll();
+      });
     }
-    return Future.all(inserts).mapEmpty();
   }
 
   /**
-   * Tells every dispatcher that a queue has new work: at once for the first task, then at most
-   * once per 1 ms window for a burst (the rest wait for the window's end), so a trickle of tasks
-   * starts without delay and a flood does not flood the bus. Dispatchers also look every 100 ms.
+   * Takes from each queue in turn as many ids as there are free slots (Redis refuses what a
+   * queue's pause, concurrency or rate forbids). The claim runs on its own: the next take does
+   * not wait for it (its ids hold their slots meanwhile), so one slow commit does not hold up the
+   * tasks behind it.
    */
-  private void wake(String queue) {
-    if (wakeWindowOpen) {
-      toWake.add(queue);
+  private Future<Integer> takeFrom(List<String> names, int index, int taken) {
+    // A slot is free once its handler answered; writing the outcome is bookkeeping, not work.
+    // Outcomes not yet written are bounded too, so a slow database slows the taking down.
+    int free = Math.min(capacity - sent.size() - claiming, 4 * capacity - leases.size() - claiming);
+    if (index >= names.size() || free <= 0) {
+      return Future.succeededFuture(taken);
+    }
+    String queue = names.get(index);
+    return backlog.take(queue, free, leaseMs)
+      .map(ids -> {
+        redis.answered();
+        if (!ids.isEmpty()) {
+          claiming += ids.size();
+          claim(queue, ids).onComplete(claimed -> {
+            claiming -= ids.size();
+            if (claimed.failed()) {
+              // The ids stay leased in Redis until their lease ends; then the housekeeper puts them back.
+              postgres.failed(claimed.cause());
+            }
+            poll();
+          });
+        }
+        return ids.size();
+      })
+      .otherwise(error -> {
+        redis.failed(error);
+        return 0;
+      })
+      .compose(count -> redis.isDown() ? Future.succeededFuture(taken) : takeFrom(names, index + 1, taken + count));
+  }
+
+  private Future<Integer> claim(String queue, List<Long> ids) {
+    return pool.preparedQuery(TaskSql.CLAIM).execute(Tuple.of(inLockOrder(ids), leaseMs, node)).compose(rows -> {
+      postgres.answered();
+      Set<Long> claimed = new HashSet<>();
+      for (Row row : rows) {
+        claimed.add(row.getLong("id"));
+        deliver(TaskJson.task(row));
+      }
+      List<Long> unclaimed = new ArrayList<>(ids);
+      unclaimed.removeAll(claimed);
+      return putBack(queue, unclaimed).map(claimed.size());
+    });
+  }
+
+  /** Ids Redis handed out that PostgreSQL would not let us run: cancelled or finished ones are dropped, early ones go back. */
+  private Future<Void> putBack(String queue, List<Long> ids) {
+    if (ids.isEmpty()) {
+      return Future.succeededFuture();
+    }
+    return backlog.release(queue, ids)
+      .compose(ignored -> pool.preparedQuery(TaskSql.STILL_WAITING).execute(Tuple.of((Object) ids.toArray(new Long[0]))))
+      .compose(rows -> {
+        List<Backlog.Waiting> early = new ArrayList<>();
+        for (Row row : rows) {
+          early.add(new Backlog.Waiting(row.getLong("id"), row.getShort("priority"), row.getOffsetDateTime("run_at").toInstant().toEpochMilli()));
+        }
+        return backlog.pushDelayed(queue, early);
+      });
+  }
+
+  /**
+   * Sends the task to its handler. The receiving node says it has it (at this dispatcher's own
+   * address), so that if that node leaves the cluster the task is re-delivered at once rather
+   * than after its timeout.
+   */
+  private void deliver(JsonObject task) {
+    long taskId = task.getLong("id");
+    int attempt = task.getInteger("attempts");
+    leases.put(taskId, new Lease(task.getString("queue"), attempt));
+    sent.put(taskId, new Sent(task, System.currentTimeMillis()));
+    events.changed(task);
+    recordWait(task);
+    int timeoutMs = task.getInteger("timeout_ms");
+    DeliveryOptions options = new DeliveryOptions().setSendTimeout(timeoutMs)
+      .addHeader(BusHeaders.REQUEST_ID, "task-" + taskId + "-" + attempt)
+      .addHeader(BusHeaders.USER_ID, String.valueOf(task.getLong("owner_id")))
+      .addHeader(BusHeaders.ROLES, "user")
+      .addHeader(BusHeaders.IDEMPOTENCY_KEY, "task:" + taskId)
+      .addHeader(BusHeaders.TASK_ID, String.valueOf(taskId))
+      .addHeader(BusHeaders.ATTEMPT, String.valueOf(attempt))
+      .addHeader(BusHeaders.TIMEOUT_MS, String.valueOf(timeoutMs * 9 / 10))
+      .addHeader(BusHeaders.DISPATCHER, Addresses.Tasks.dispatcher(id));
+    long began = System.nanoTime();
+    vertx.eventBus().<Object>request(Addresses.Tasks.handler(task.getString("type")), task.getJsonObject("payload"), options)
+      .onComplete(result -> {
+        if (sent.remove(taskId) == null) {
+          return;  // already given up on: its node left the cluster
+        }
+        holders.remove(taskId);
+        meters.duration(task.getString("type")).record(Duration.ofNanos(System.nanoTime() - began));
+        pollSoon();
+        answered(task, attempt, result);
+      });
+  }
+
+  private void answered(JsonObject task, int attempt, AsyncResult<Message<Object>> result) {
+    if (result.succeeded()) {
+      Object reply = result.result().body();
+      outcomes.succeeded(task, attempt, reply instanceof JsonObject json ? json : new JsonObject().put("value", reply));
+    } else {
+      outcomes.failed(task, attempt, result.cause(), false);
+    }
+  }
+
+  /**
+   * A cluster member left: what it held (or, unacknowledged, may have held) will never be
+   * answered. It is recorded as a retryable failure and queued again at once.
+   */
+  private void memberLeft(String member) {
+    long now = System.currentTimeMillis();
+    List<Long> lost = new ArrayList<>();
+    sent.forEach((taskId, delivery) -> {
+      String holder = holders.get(taskId);
+      if (member.equals(holder) || holder == null && now - delivery.atMs() > UNACKNOWLEDGED_MS) {
+        lost.add(taskId);
+      }
+    });
+    if (!lost.isEmpty()) {
+      log.warn("cluster member {} left holding {} task(s) sent from here; queueing them again", member, lost.size());
+    }
+    for (long taskId : lost) {
+      Sent delivery = sent.remove(taskId);
+      holders.remove(taskId);
+      outcomes.failed(delivery.task(), delivery.task().getInteger("attempts"),
+        Failure.UNAVAILABLE.exception("the node running it left the cluster"), true);
+    }
+    pollSoon();
+  }
+
+  private void recordWait(JsonObject task) {
+    String queuedAt = task.getString("queued_at");
+    if (task.getInteger("attempts") == 1 && task.getString("created_at") != null) {
+      Duration wait = Duration.between(OffsetDateTime.parse(queuedAt != null ? queuedAt : task.getString("created_at")),
+        OffsetDateTime.parse(task.getString("started_at")));
+      meters.wait(task.getString("queue")).record(wait.isNegative() ? Duration.ZERO : wait);
+    }
+  }
+
+  // ---- leases ----
+
+  private void renew() {
+    if (!postgres.mayTry()) {
       return;
     }
-    vertx.eventBus().publish(Dispatcher.WAKEUP, queue);
-    wakeWindowOpen = true;
-    vertx.setTimer(1, ignored -> {
-      wakeWindowOpen = false;
-      toWake.forEach(name -> vertx.eventBus().publish(Dispatcher.WAKEUP, name));
-      toWake.clear();
-    });
+    byQueue(leases).forEach((queue, ids) -> pool.preparedQuery(TaskSql.RENEW).execute(Tuple.of(inLockOrder(ids), leaseMs, node))
+      .onFailure(postgres::failed)
+      .compose(ignored -> backlog.renew(queue, ids, leaseMs).onFailure(redis::failed)));
   }
 
-  /** What the schema cannot say: the type must exist, and only the payer (or an admin) may move money. */
-  private static void checkTask(JsonObject spec, Caller caller, String fieldPrefix) {
-    String type = spec.getString("type");
-    if (!TaskTypes.KNOWN.contains(type)) {
-      throw Failure.invalid(fieldPrefix + "type", "unknown task type '" + type + "'; known: " + String.join(", ", new TreeSet<>(TaskTypes.KNOWN)));
+  /** Queue names from PostgreSQL and Redis, so that every queue with work is asked for it. */
+  private void learnQueues() {
+    if (!postgres.mayTry()) {
+      return;
     }
-    if (spec.containsKey("run_at") && spec.containsKey("delay_ms")) {
-      throw Failure.invalid(fieldPrefix + "run_at", "give run_at or delay_ms, not both");
-    }
-    if (TaskTypes.LEDGER_TRANSFER.equals(type)) {
-      JsonObject payload = spec.getJsonObject("payload", new JsonObject());
-      long payer = Fields.id(payload, "from_user_id", fieldPrefix + "payload.from_user_id");
-      Fields.id(payload, "to_user_id", fieldPrefix + "payload.to_user_id");
-      Fields.whole(payload, "amount", fieldPrefix + "payload.amount", 1, 1_000_000_000_000_000L);
-      if (!caller.isAdmin() && payer != caller.userId) {
-        throw Failure.FORBIDDEN.exception("only the payer or an admin may submit a ledger.transfer");
-      }
-    }
+    pool.query(TaskSql.QUEUES).execute()
+      .onSuccess(rows -> rows.forEach(row -> queues.add(row.getString("name"))))
+      .onFailure(postgres::failed);
   }
 
-  private static OffsetDateTime runAt(JsonObject spec, String fieldPrefix) {
-    if (spec.containsKey("run_at")) {
-      try {
-        return OffsetDateTime.parse(spec.getString("run_at"));
-      } catch (DateTimeParseException e) {
-        // RFC 3339 allows what java.time does not (a leap second, "23:59:60Z").
-        throw Failure.invalid(fieldPrefix + "run_at", "must be an ISO-8601 date-time with an offset");
-      }
-    }
-    return OffsetDateTime.now(ZoneOffset.UTC).plusNanos(spec.getLong("delay_ms", 0L) * 1_000_000);
+  /**
+   * Ids sorted ascending. Every statement that updates many tasks (claim, succeed, renew) walks
+   * its ids in this order, so two of them never lock the same rows in opposite orders (a
+   * renewal and a success batch did deadlock before).
+   */
+  static Long[] inLockOrder(Collection<Long> ids) {
+    return ids.stream().sorted().toArray(Long[]::new);
   }
 
-  /** The task, if the caller owns it or is an admin; 404 otherwise. */
-  private Future<JsonObject> owned(long id) {
-    Caller caller = Caller.required();
-    return pool.preparedQuery(TaskSql.FIND).execute(Tuple.of(id)).compose(rows -> {
-      Row row = rows.size() == 0 ? null : rows.iterator().next();
-      if (row == null || !caller.mayActFor(row.getLong("owner_id"))) {
-        return Future.failedFuture(Failure.NOT_FOUND.exception("no task " + id));
-      }
-      return Future.succeededFuture(TaskJson.task(row));
-    });
+  /** Held leases as their ids per queue. */
+  private static Map<String, List<Long>> byQueue(Map<Long, Lease> leases) {
+    Map<String, List<Long>> byQueue = new HashMap<>();
+    leases.forEach((taskId, lease) -> byQueue.computeIfAbsent(lease.queue(), q -> new ArrayList<>()).add(taskId));
+    return byQueue;
   }
-
-  private Future<JsonObject> list(JsonObject query) {
-    Caller caller = Caller.required();
-    int limit = query.getInteger("limit", 50);
-    long before = query.getLong("cursor", Long.MAX_VALUE);
-    Tuple args = Tuple.of(caller.isAdmin() ? null : caller.userId, query.getString("status"), query.getString("type"),
-      query.getString("queue"), before, limit + 1);
-    return pool.preparedQuery(TaskSql.PAGE).execute(args).map(rows -> Page.of(rows, limit, TaskJson::task, "id"));
-  }
-
-  private Future<JsonObject> cancel(JsonObject body) {
-    long id = body.getLong("id");
-    return owned(id).compose(task -> pool.preparedQuery(TaskSql.CANCEL).execute(Tuple.of(id))).compose(rows -> {
-      if (rows.size() == 0) {
-        return Future.failedFuture(Failure.CONFLICT.exception("only a scheduled or queued task can be cancelled"));
-      }
-      JsonObject task = TaskJson.task(rows.iterator().next());
-      events.changed(task);
-      return backlog.forget(task.getString("queue"), id, task.getInteger("priority")).otherwiseEmpty().map(task);
-    });
-  }
-
-  private Future<JsonObject> retry(JsonObject body) {
-    long id = body.getLong("id");
-    return owned(id).compose(task -> pool.preparedQuery(TaskSql.RETRY).execute(Tuple.of(id))).compose(rows -> {
-      if (rows.size() == 0) {
-        return Future.failedFuture(Failure.CONFLICT.exception("only a failed or dead task can be retried"));
-      }
-      JsonObject task = TaskJson.task(rows.iterator().next());
-      events.changed(task);
-      return backlog.pushReady(task.getString("queue"), id, task.getInteger("priority")).otherwiseEmpty()
-        .map(ignored -> {
-          wake(task.getString("queue"));
-          return task;
-        });
-    });
-  }
-
-  // ---- schedules ----
-
-  private Future<JsonObject> createSchedule(JsonObject body) {
-    Caller caller = Caller.required();
-    JsonObject task = body.getJsonObject("task");
-    checkTask(task, caller, "task.");
-    CronSchedule cron = cron(body.getString("cron"), body.getString("timezone", "UTC"));
-    OffsetDateTime next = cron.next(Instant.now()).atOffset(ZoneOffset.UTC);
-    return pool.preparedQuery(TaskSql.SCHEDULE_INSERT).execute(Tuple.of(caller.userId, body.getString("name"), body.getString("cron"),
-        body.getString("timezone", "UTC"), task, body.getBoolean("enabled", true)).addValue(next))
-      .map(rows -> {
-        JsonObject schedule = TaskJson.schedule(rows.iterator().next());
-        events.scheduleChanged(schedule, "created");
-        return schedule;
-      });
-  }
-
-  private Future<Row> ownedSchedule(long id) {
-    Caller caller = Caller.required();
-    return pool.preparedQuery(TaskSql.SCHEDULE_FIND).execute(Tuple.of(id)).compose(rows -> {
-      Row row = rows.size() == 0 ? null : rows.iterator().next();
-      if (row == null || !caller.mayActFor(row.getLong("owner_id"))) {
-        return Future.failedFuture(Failure.NOT_FOUND.exception("no schedule " + id));
-      }
-      return Future.succeededFuture(row);
-    });
-  }
-
-  private Future<JsonObject> listSchedules(JsonObject query) {
-    Caller caller = Caller.required();
-    int limit = query.getInteger("limit", 50);
-    long after = query.getLong("cursor", 0L);
-    return pool.preparedQuery(TaskSql.SCHEDULE_PAGE).execute(Tuple.of(caller.isAdmin() ? null : caller.userId, after, limit + 1))
-      .map(rows -> Page.of(rows, limit, TaskJson::schedule, "id"));
-  }
-
-  private Future<JsonObject> updateSchedule(JsonObject body) {
-    long id = body.getLong("id");
-    return ownedSchedule(id).compose(row -> {
-      String expression = body.getString("cron", row.getString("cron"));
-      boolean enabled = body.getBoolean("enabled", row.getBoolean("enabled"));
-      OffsetDateTime next = cron(expression, row.getString("timezone")).next(Instant.now()).atOffset(ZoneOffset.UTC);
-      return pool.preparedQuery(TaskSql.SCHEDULE_UPDATE).execute(Tuple.of(id, expression, enabled, next));
-    }).map(rows -> {
-      JsonObject schedule = TaskJson.schedule(rows.iterator().next());
-      events.scheduleChanged(schedule, "updated");
-      return schedule;
-    });
-  }
-
-  private Future<Void> deleteSchedule(JsonObject body) {
-    long id = body.getLong("id");
-    return ownedSchedule(id).compose(row -> pool.preparedQuery(TaskSql.SCHEDULE_DELETE).execute(Tuple.of(id))
-      .onSuccess(ignored -> events.scheduleChanged(TaskJson.schedule(row), "deleted"))).mapEmpty();
-  }
-
-  private static CronSchedule cron(String expression, String timezone) {
-    try {
-      return CronSchedule.parse(expression, timezone);
-    } catch (IllegalArgumentException e) {
-      String message = e.getMessage();
-      int colon = message.indexOf(": ");
-      throw Failure.invalid(message.substring(0, colon), message.substring(colon + 2));
-    }
-  }
-
-  // ---- queues ----
-
-  private Future<JsonObject> queueStats() {
-    return pool.query(TaskSql.QUEUES).execute().compose(limits -> pool.query(TaskSql.QUEUE_COUNTS).execute().compose(counts -> {
-      Map<String, Row> countsByQueue = new HashMap<>();
-      counts.forEach(row -> countsByQueue.put(row.getString("queue"), row));
-      JsonArray items = new JsonArray();
-      List<Future<?>> depths = new ArrayList<>();
-      for (Row limit : limits) {
-        String name = limit.getString("name");
-        Row count = countsByQueue.get(name);
-        JsonObject item = new JsonObject().put("name", name).put("paused", limit.getBoolean("paused"))
-          .put("concurrency", limit.getInteger("concurrency")).put("rate_per_s", limit.getInteger("rate_per_s"))
-          .put("dead", count == null ? 0 : count.getLong("dead"))
-          .put("completed_per_s", count == null ? 0.0 : count.getLong("done_last_minute") / 60.0);
-        OffsetDateTime oldest = count == null ? null : count.getOffsetDateTime("oldest_ready");
-        item.put("oldest_ready_age_ms", oldest == null ? null : Math.max(0, java.time.Duration.between(oldest, OffsetDateTime.now()).toMillis()));
-        items.add(item);
-        depths.add(backlog.depth(name).onSuccess(depth -> item.put("ready", depth[0]).put("delayed", depth[1]).put("running", depth[2])));
-      }
-      return Future.join(depths).transform(ignored -> Future.succeededFuture(new JsonObject().put("items", items)));
-    }));
-  }
-
-  private Future<JsonObject> updateQueue(JsonObject body) {
-    return Caller.requireAdmin("change a queue").compose(ignored -> pool.preparedQuery(TaskSql.UPDATE_QUEUE).execute(Tuple.of(body.getString("name"),
-        body.getInteger("concurrency"), body.getInteger("rate_per_s"), body.getBoolean("paused"),
-        body.containsKey("concurrency"), body.containsKey("rate_per_s"))))
-      .compose(rows -> {
-        Row row = rows.iterator().next();
-        JsonObject queue = new JsonObject().put("name", row.getString("name")).put("concurrency", row.getInteger("concurrency"))
-          .put("rate_per_s", row.getInteger("rate_per_s")).put("paused", row.getBoolean("paused"));
-        return backlog.writeLimits(queue.getString("name"), queue.getBoolean("paused"), queue.getInteger("concurrency"),
-          queue.getInteger("rate_per_s")).map(ignored -> {
-            vertx.eventBus().publish(Dispatcher.LIMITS_CHANGED, queue.getString("name"));
-            return queue;
-          });
-      });
-  }
-
 }

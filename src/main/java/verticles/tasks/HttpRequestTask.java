@@ -12,6 +12,7 @@ import io.vertx.core.json.JsonObject;
 import io.vertx.core.net.SocketAddress;
 import verticles.common.Addresses;
 import verticles.common.Bus;
+import verticles.common.BusHeaders;
 import verticles.common.Config;
 import verticles.common.Failure;
 import verticles.common.OutboundPolicy;
@@ -30,6 +31,7 @@ import java.util.Map;
 public class HttpRequestTask extends VerticleBase {
 
   private static final int MAX_BODY = 64 * 1024;
+  private static final long DEFAULT_TIMEOUT_MS = 25_000;
 
   private HttpClient client;
   private OutboundPolicy policy;
@@ -57,7 +59,8 @@ public class HttpRequestTask extends VerticleBase {
     }
     String host = uri.getHost();
     int port = uri.getPort() > 0 ? uri.getPort() : scheme.equals("https") ? 443 : 80;
-    vertx.executeBlocking(() -> InetAddress.getByName(host)).onComplete(resolved -> {
+    // Resolved on a worker, unordered: one slow lookup must not hold the webhooks behind it.
+    vertx.executeBlocking(() -> InetAddress.getByName(host), false).onComplete(resolved -> {
       if (resolved.failed()) {
         message.fail(Failure.UNAVAILABLE.code, "cannot resolve " + host);
         return;
@@ -71,9 +74,8 @@ public class HttpRequestTask extends VerticleBase {
         .setMethod(HttpMethod.valueOf(spec.getString("method", "POST").toUpperCase(Locale.ROOT)))
         .setServer(SocketAddress.inetSocketAddress(port, resolved.result().getHostAddress()))
         .setHost(host).setPort(port).setSsl(scheme.equals("https"))
-        .setURI(uri.getRawPath() == null || uri.getRawPath().isEmpty() ? "/" : uri.getRawPath()
-          + (uri.getRawQuery() == null ? "" : "?" + uri.getRawQuery()))
-        .setTimeout(Math.max(1000, Long.parseLong(message.headers().get("x-timeout-ms") == null ? "25000" : message.headers().get("x-timeout-ms"))));
+        .setURI(target(uri))
+        .setTimeout(timeoutMs(message));
       JsonObject headers = spec.getJsonObject("headers", new JsonObject());
       for (Map.Entry<String, Object> header : headers) {
         request.putHeader(header.getKey(), String.valueOf(header.getValue()));
@@ -85,10 +87,10 @@ public class HttpRequestTask extends VerticleBase {
       }
       client.request(request)
         .compose(req -> req.send(payload))
-        .compose(response -> response.body().map(text -> new Object[] {response.statusCode(), text}))
+        .compose(response -> response.body().map(text -> new Answer(response.statusCode(), text)))
         .onSuccess(answer -> {
-          int status = (Integer) answer[0];
-          Buffer text = (Buffer) answer[1];
+          int status = answer.status();
+          Buffer text = answer.body();
           String excerpt = text.length() > MAX_BODY ? text.getString(0, MAX_BODY) : text.toString();
           if (status >= 200 && status < 300) {
             message.reply(new JsonObject().put("status", status).put("body", excerpt));
@@ -100,5 +102,24 @@ public class HttpRequestTask extends VerticleBase {
         })
         .onFailure(error -> message.fail(Failure.UNAVAILABLE.code, "request failed: " + error.getMessage()));
     });
+  }
+
+  private record Answer(int status, Buffer body) {
+  }
+
+  /** The request target: the path ("/" when there is none) and the query, both as the URL gave them. */
+  static String target(URI uri) {
+    String path = uri.getRawPath() == null || uri.getRawPath().isEmpty() ? "/" : uri.getRawPath();
+    return uri.getRawQuery() == null ? path : path + "?" + uri.getRawQuery();
+  }
+
+  /** Nine tenths of the task's own timeout (the dispatcher says how long it waits), so the handler answers first. */
+  private static long timeoutMs(Message<?> message) {
+    String given = message.headers().get(BusHeaders.TIMEOUT_MS);
+    try {
+      return given == null ? DEFAULT_TIMEOUT_MS : Math.max(1000, Long.parseLong(given));
+    } catch (NumberFormatException e) {
+      return DEFAULT_TIMEOUT_MS;
+    }
   }
 }

@@ -1,22 +1,20 @@
 package verticles.tasks;
 
 import io.vertx.core.Future;
-import io.vertx.core.Vertx;
-import io.vertx.core.json.JsonObject;
 import io.vertx.sqlclient.Pool;
 import io.vertx.sqlclient.Row;
+import io.vertx.sqlclient.SqlConnection;
 import io.vertx.sqlclient.Tuple;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
+import verticles.common.Dependency;
 
+import java.time.Duration;
 import java.time.Instant;
-import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
 import java.util.ArrayList;
 import java.util.List;
 
 /**
- * Fires recurring schedules, on every dispatch node, exactly once per occurrence across the
+ * Fires recurring schedules, on every node's housekeeper, exactly once per occurrence across the
  * cluster: due schedules are locked with SKIP LOCKED (one node handles each), and the task of
  * an occurrence carries the unique key {@code schedule:<id>:<fire-time>}, so even a repeat
  * after a crash cannot make a second one.
@@ -28,36 +26,22 @@ import java.util.List;
  */
 final class Scheduler {
 
-  private static final Logger log = LoggerFactory.getLogger(Scheduler.class);
-  private static final java.time.Duration LATE_BUT_NOT_MISSED = java.time.Duration.ofMinutes(1);
+  private static final Duration LATE_BUT_NOT_MISSED = Duration.ofMinutes(1);
   private static final int MOST_PER_TICK = 100;
 
-  /** What the scheduler needs from the dispatcher: insert a task (null when the occurrence exists). */
-  interface Submitter {
-    Future<JsonObject> insert(long owner, JsonObject spec, OffsetDateTime runAt, String key, Long scheduleId, String occurrence);
-  }
-
-  private final Vertx vertx;
   private final Pool pool;
-  private final Submitter submitter;
-  private long timer = -1;
+  private final Submissions submissions;
+  private final Dependency postgres;
   private boolean running;
 
-  Scheduler(Vertx vertx, Pool pool, Submitter submitter) {
-    this.vertx = vertx;
+  Scheduler(Pool pool, Submissions submissions, Dependency postgres) {
     this.pool = pool;
-    this.submitter = submitter;
+    this.submissions = submissions;
+    this.postgres = postgres;
   }
 
-  void start() {
-    timer = vertx.setPeriodic(250, ignored -> tick());
-  }
-
-  void stop() {
-    vertx.cancelTimer(timer);
-  }
-
-  private void tick() {
+  /** Fires what is due; a tick still running makes the next one a no-op. */
+  void tick() {
     if (running) {
       return;
     }
@@ -71,18 +55,20 @@ final class Scheduler {
     })).onComplete(done -> {
       running = false;
       if (done.failed()) {
-        log.warn("firing schedules failed: {}", done.cause().toString());
+        postgres.failed(done.cause());
+      } else {
+        postgres.answered();
       }
     });
   }
 
-  private Future<Void> fire(io.vertx.sqlclient.SqlConnection tx, Row row) {
+  private Future<Void> fire(SqlConnection tx, Row row) {
     long id = row.getLong("id");
     Instant now = Instant.now();
     CronSchedule cron = CronSchedule.parse(row.getString("cron"), row.getString("timezone"));
     Instant due = row.getOffsetDateTime("next_fire_at").toInstant();
     List<Instant> occurrences = new ArrayList<>();
-    if (java.time.Duration.between(due, now).compareTo(LATE_BUT_NOT_MISSED) > 0) {
+    if (Duration.between(due, now).compareTo(LATE_BUT_NOT_MISSED) > 0) {
       occurrences.add(cron.latestAtOrBefore(now));
     } else {
       for (Instant at = due; !at.isAfter(now) && occurrences.size() < MOST_PER_TICK; at = cron.next(at)) {
@@ -93,9 +79,9 @@ final class Scheduler {
     Instant next = cron.next(last);
     Future<Void> inserted = Future.succeededFuture();
     for (Instant occurrence : occurrences) {
-      String key = "schedule:" + id + ":" + occurrence;
-      inserted = inserted.compose(ignored -> submitter.insert(row.getLong("owner_id"), row.getJsonObject("task"),
-        occurrence.atOffset(ZoneOffset.UTC), null, id, key).mapEmpty());
+      TaskSpec spec = TaskSpec.stored(row.getJsonObject("task"), occurrence.atOffset(ZoneOffset.UTC), null);
+      inserted = inserted.compose(ignored -> submissions.insert(row.getLong("owner_id"), spec, id, "schedule:" + id + ":" + occurrence)
+        .mapEmpty());
     }
     return inserted.compose(ignored -> tx.preparedQuery(TaskSql.SCHEDULE_FIRED)
         .execute(Tuple.of(id, last.atOffset(ZoneOffset.UTC), next.atOffset(ZoneOffset.UTC))))

@@ -1,197 +1,273 @@
 package verticles.tasks;
 
-/** The SQL of tasks, schedules and queues, in one place. */
+/**
+ * The SQL of tasks, schedules and queues, each statement written out whole.
+ *
+ * <p>Statements that take a list of ids join it through {@code unnest} and test the status as
+ * what it is <em>not</em> ({@code status NOT IN (...)}), so that no partial index (tasks_waiting,
+ * tasks_leased) matches them: the planner then looks each id up by primary key. Written
+ * plainly, it would walk the whole partial index, because its statistics say the index is
+ * nearly empty just when the backlog is large. Multi-row updates take their ids in ascending
+ * order (see Dispatch's lock order), so two of them never lock rows in opposite orders.
+ */
 final class TaskSql {
 
   private TaskSql() {
   }
 
-  static final String COLUMNS = "id, owner_id, type, queue, priority, payload, status, attempts, max_attempts, backoff, "
-    + "timeout_ms, run_at, lease_until, leased_by, last_error, result, progress, idempotency_key, schedule_id, "
-    + "created_at, updated_at, queued_at, started_at, finished_at";
-
-  /**
-   * Status tests for the statements that take a list of ids, written as what the status is not,
-   * so that no partial index (tasks_waiting, tasks_leased) matches them: the planner then looks
-   * each id up by primary key. Written plainly, it would walk the whole partial index (a hash
-   * join), because its statistics say the index is nearly empty just when the backlog is large.
-   */
-  private static final String WAITING_ROW = "t.status NOT IN ('running', 'succeeded', 'failed', 'dead', 'cancelled')";
-  private static final String RUNNING_ROW = "t.status NOT IN ('scheduled', 'queued', 'succeeded', 'failed', 'dead', 'cancelled')";
-  private static final String SCHEDULED_ROW = "t.status NOT IN ('queued', 'running', 'succeeded', 'failed', 'dead', 'cancelled')";
-
-  /** $1 owner … $10 idempotency key, $11 schedule id, $12 occurrence; status from run_at. */
-  static final String INSERT =
-    "INSERT INTO tasks (owner_id, type, queue, priority, payload, max_attempts, backoff, timeout_ms, run_at, "
-      + "idempotency_key, schedule_id, occurrence, status, queued_at) "
-      + "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, "
-      + "CASE WHEN $9 > now() THEN 'scheduled' ELSE 'queued' END, CASE WHEN $9 > now() THEN NULL ELSE now() END) "
-      + "ON CONFLICT DO NOTHING RETURNING " + COLUMNS;
+  /** $1 owner … $10 idempotency key, $11 schedule id, $12 occurrence; status from run_at. Null row: the key or occurrence exists. */
+  static final String INSERT = """
+    INSERT INTO tasks (owner_id, type, queue, priority, payload, max_attempts, backoff, timeout_ms, run_at,
+                       idempotency_key, schedule_id, occurrence, status, queued_at)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12,
+            CASE WHEN $9 > now() THEN 'scheduled' ELSE 'queued' END,
+            CASE WHEN $9 > now() THEN NULL ELSE now() END)
+    ON CONFLICT DO NOTHING
+    RETURNING *
+    """;
 
   /**
    * A batch of tasks of one owner ($1) in one statement: one array per column, in request order.
    * Ids are drawn from the sequence before the insert, so each answer row says which request item
-   * it is and whether that item made a task (false: its idempotency key already had one).
+   * it is and whether that item made a task (status null: its idempotency key already had one).
    */
-  static final String INSERT_MANY =
-    "WITH input AS ("
-      + " SELECT nextval(pg_get_serial_sequence('tasks', 'id')) AS id, i.*"
-      + " FROM unnest($2::text[], $3::text[], $4::smallint[], $5::text[], $6::int[], $7::text[], $8::int[], $9::timestamptz[], $10::text[])"
-      + " WITH ORDINALITY AS i (type, queue, priority, payload, max_attempts, backoff, timeout_ms, run_at, idempotency_key, ord)"
-      + "), inserted AS ("
-      + " INSERT INTO tasks (id, owner_id, type, queue, priority, payload, max_attempts, backoff, timeout_ms, run_at,"
-      + " idempotency_key, status, queued_at) OVERRIDING SYSTEM VALUE"
-      + " SELECT id, $1, type, queue, priority, payload::jsonb, max_attempts, backoff::jsonb, timeout_ms, run_at, idempotency_key,"
-      + " CASE WHEN run_at > now() THEN 'scheduled' ELSE 'queued' END, CASE WHEN run_at > now() THEN NULL ELSE now() END"
-      + " FROM input ORDER BY ord ON CONFLICT DO NOTHING RETURNING id, status"
-      + ") SELECT input.id, inserted.status FROM input LEFT JOIN inserted USING (id) ORDER BY input.ord";
+  static final String INSERT_MANY = """
+    WITH input AS (
+      SELECT nextval(pg_get_serial_sequence('tasks', 'id')) AS id, i.*
+      FROM unnest($2::text[], $3::text[], $4::smallint[], $5::text[], $6::int[], $7::text[], $8::int[],
+                  $9::timestamptz[], $10::text[])
+        WITH ORDINALITY AS i (type, queue, priority, payload, max_attempts, backoff, timeout_ms, run_at, idempotency_key, ord)
+    ), inserted AS (
+      INSERT INTO tasks (id, owner_id, type, queue, priority, payload, max_attempts, backoff, timeout_ms, run_at,
+                         idempotency_key, status, queued_at)
+      OVERRIDING SYSTEM VALUE
+      SELECT id, $1, type, queue, priority, payload::jsonb, max_attempts, backoff::jsonb, timeout_ms, run_at, idempotency_key,
+             CASE WHEN run_at > now() THEN 'scheduled' ELSE 'queued' END,
+             CASE WHEN run_at > now() THEN NULL ELSE now() END
+      FROM input ORDER BY ord
+      ON CONFLICT DO NOTHING
+      RETURNING id, status
+    )
+    SELECT input.id, inserted.status FROM input LEFT JOIN inserted USING (id) ORDER BY input.ord
+    """;
 
   /** The tasks that already hold these idempotency keys of one owner (a batch's replays). */
-  static final String FIND_BY_KEYS =
-    "SELECT id, status, idempotency_key FROM tasks WHERE owner_id = $1 AND idempotency_key = ANY($2::text[])";
+  static final String FIND_BY_KEYS = """
+    SELECT id, status, idempotency_key FROM tasks WHERE owner_id = $1 AND idempotency_key = ANY($2::text[])
+    """;
 
-  static final String FIND_BY_KEY = "SELECT " + COLUMNS + " FROM tasks WHERE owner_id = $1 AND idempotency_key = $2";
+  static final String FIND_BY_KEY = """
+    SELECT * FROM tasks WHERE owner_id = $1 AND idempotency_key = $2
+    """;
 
-  static final String FIND = "SELECT " + COLUMNS + " FROM tasks WHERE id = $1";
+  static final String FIND = """
+    SELECT * FROM tasks WHERE id = $1
+    """;
 
-  static final String PAGE =
-    "SELECT " + COLUMNS + " FROM tasks WHERE ($1::bigint IS NULL OR owner_id = $1) "
-      + "AND ($2::text IS NULL OR status = $2) AND ($3::text IS NULL OR type = $3) AND ($4::text IS NULL OR queue = $4) "
-      + "AND id < $5 ORDER BY id DESC LIMIT $6";
+  /** Newest first; $1 owner (null: everyone's), $2 status, $3 type, $4 queue (null: any), $5 cursor, $6 limit. */
+  static final String PAGE = """
+    SELECT * FROM tasks
+    WHERE ($1::bigint IS NULL OR owner_id = $1)
+      AND ($2::text IS NULL OR status = $2)
+      AND ($3::text IS NULL OR type = $3)
+      AND ($4::text IS NULL OR queue = $4)
+      AND id < $5
+    ORDER BY id DESC LIMIT $6
+    """;
 
   /**
-   * Takes the tasks Redis handed out, if PostgreSQL agrees they are waiting and due: the
+   * Takes the tasks Redis handed out ($1), if PostgreSQL agrees they are waiting and due: the
    * attempt count goes up by one and becomes this holder's fencing token.
    */
-  static final String CLAIM =
-    "UPDATE tasks t SET status = 'running', attempts = attempts + 1, lease_until = now() + $2 * interval '1 millisecond', "
-      + "leased_by = $3, started_at = now(), finished_at = NULL, updated_at = now() "
-      + "FROM unnest($1::bigint[]) AS c (id) "
-      + "WHERE t.id = c.id AND " + WAITING_ROW + " AND t.run_at <= now() RETURNING " + qualified();
+  static final String CLAIM = """
+    UPDATE tasks t
+    SET status = 'running', attempts = attempts + 1, lease_until = now() + $2 * interval '1 millisecond',
+        leased_by = $3, started_at = now(), finished_at = NULL, updated_at = now()
+    FROM unnest($1::bigint[]) AS c (id)
+    WHERE t.id = c.id
+      AND t.status NOT IN ('running', 'succeeded', 'failed', 'dead', 'cancelled')
+      AND t.run_at <= now()
+    RETURNING t.*
+    """;
 
-  /** Statements on many ids join them through unnest (with a status test from above): one primary-key lookup per id. */
-  private static String qualified() {
-    return COLUMNS.replaceAll("(^|, )(\\w+)", "$1t.$2");
-  }
+  /** Which of these ids PostgreSQL still has waiting: unclaimable ones that go back, and the reconciler's second look. */
+  static final String STILL_WAITING = """
+    SELECT t.id, t.priority, t.run_at
+    FROM tasks t JOIN unnest($1::bigint[]) AS c (id) ON t.id = c.id
+    WHERE t.status NOT IN ('running', 'succeeded', 'failed', 'dead', 'cancelled')
+    """;
 
-  /**
-   * Which of these ids PostgreSQL still has waiting: tasks that could not be claimed (not due
-   * yet: they go back), and the reconciler's second look.
-   */
-  static final String STILL_WAITING =
-    "SELECT t.id, t.queue, t.priority, t.run_at FROM tasks t JOIN unnest($1::bigint[]) AS c (id) ON t.id = c.id WHERE " + WAITING_ROW;
-
-  static final String RENEW =
-    "UPDATE tasks t SET lease_until = now() + $2 * interval '1 millisecond' FROM unnest($1::bigint[]) AS c (id) "
-      + "WHERE t.id = c.id AND " + RUNNING_ROW + " AND t.leased_by = $3";
+  /** Extends this holder's ($3) leases on running tasks ($1). */
+  static final String RENEW = """
+    UPDATE tasks t SET lease_until = now() + $2 * interval '1 millisecond'
+    FROM unnest($1::bigint[]) AS c (id)
+    WHERE t.id = c.id
+      AND t.status NOT IN ('scheduled', 'queued', 'succeeded', 'failed', 'dead', 'cancelled')
+      AND t.leased_by = $3
+    """;
 
   /**
    * Successes, many per statement (one commit for a batch): $1 ids, $2 attempts, $3 results as
    * JSON text. Fenced: only the holder of the current attempt may finish a task.
    */
-  static final String SUCCEED =
-    "UPDATE tasks t SET status = 'succeeded', result = d.result::jsonb, lease_until = NULL, leased_by = NULL, "
-      + "finished_at = now(), updated_at = now(), last_error = NULL "
-      + "FROM unnest($1::bigint[], $2::int[], $3::text[]) AS d (id, attempt, result) "
-      + "WHERE t.id = d.id AND t.attempts = d.attempt AND " + RUNNING_ROW + " RETURNING " + qualified();
+  static final String SUCCEED = """
+    UPDATE tasks t
+    SET status = 'succeeded', result = d.result::jsonb, lease_until = NULL, leased_by = NULL,
+        finished_at = now(), updated_at = now(), last_error = NULL
+    FROM unnest($1::bigint[], $2::int[], $3::text[]) AS d (id, attempt, result)
+    WHERE t.id = d.id AND t.attempts = d.attempt
+      AND t.status NOT IN ('scheduled', 'queued', 'succeeded', 'failed', 'dead', 'cancelled')
+    RETURNING t.*
+    """;
 
   /** Fenced like SUCCEED. $3 status (queued for a retry, failed, dead), $4 error, $5 next run_at. */
-  static final String FAIL =
-    "UPDATE tasks SET status = $3, last_error = $4, run_at = coalesce($5, run_at), lease_until = NULL, leased_by = NULL, "
-      + "finished_at = CASE WHEN $3 = 'queued' THEN NULL ELSE now() END, updated_at = now() "
-      + "WHERE id = $1 AND attempts = $2 AND status = 'running' RETURNING " + COLUMNS;
-
-  /** A lease whose holder stopped renewing (it died): the task goes back to the queue, or is dead when out of attempts. */
-  private static final String REAPED =
-    "SET status = CASE WHEN attempts >= max_attempts THEN 'dead' ELSE 'queued' END, run_at = now(), "
-      + "queued_at = now(), lease_until = NULL, leased_by = NULL, updated_at = now(), "
-      + "last_error = 'lease expired: the worker holding attempt ' || attempts || ' stopped answering' ";
+  static final String FAIL = """
+    UPDATE tasks
+    SET status = $3, last_error = $4, run_at = coalesce($5, run_at), lease_until = NULL, leased_by = NULL,
+        queued_at = CASE WHEN $3 = 'queued' THEN now() ELSE queued_at END,
+        finished_at = CASE WHEN $3 = 'queued' THEN NULL ELSE now() END, updated_at = now()
+    WHERE id = $1 AND attempts = $2 AND status = 'running'
+    RETURNING *
+    """;
 
   /** Every expired lease PostgreSQL has, whether or not Redis still knows it: it walks the partial index of running tasks. */
-  static final String REAP =
-    "UPDATE tasks " + REAPED
-      + "WHERE id IN (SELECT id FROM tasks WHERE status = 'running' AND lease_until < now() LIMIT 500 FOR UPDATE SKIP LOCKED) "
-      + "RETURNING " + COLUMNS;
+  static final String REAP = """
+    UPDATE tasks
+    SET status = CASE WHEN attempts >= max_attempts THEN 'dead' ELSE 'queued' END, run_at = now(), queued_at = now(),
+        lease_until = NULL, leased_by = NULL, updated_at = now(),
+        last_error = 'lease expired: the worker holding attempt ' || attempts || ' stopped answering'
+    WHERE id IN (SELECT id FROM tasks WHERE status = 'running' AND lease_until < now() LIMIT 500 FOR UPDATE SKIP LOCKED)
+    RETURNING *
+    """;
 
   /** The leases Redis saw expire ($1), if PostgreSQL sees them expired too: primary-key lookups. */
-  static final String REAP_IDS =
-    "UPDATE tasks t " + REAPED + "FROM unnest($1::bigint[]) AS c (id) "
-      + "WHERE t.id = c.id AND " + RUNNING_ROW + " AND t.lease_until < now() RETURNING " + qualified();
+  static final String REAP_IDS = """
+    UPDATE tasks t
+    SET status = CASE WHEN attempts >= max_attempts THEN 'dead' ELSE 'queued' END, run_at = now(), queued_at = now(),
+        lease_until = NULL, leased_by = NULL, updated_at = now(),
+        last_error = 'lease expired: the worker holding attempt ' || attempts || ' stopped answering'
+    FROM unnest($1::bigint[]) AS c (id)
+    WHERE t.id = c.id
+      AND t.status NOT IN ('scheduled', 'queued', 'succeeded', 'failed', 'dead', 'cancelled')
+      AND t.lease_until < now()
+    RETURNING t.*
+    """;
 
-  /** A stopping node hands its running tasks back at once, without spending their attempt. */
-  static final String RETURN_LEASES =
-    "UPDATE tasks t SET status = 'queued', run_at = now(), queued_at = now(), lease_until = NULL, leased_by = NULL, "
-      + "updated_at = now() FROM unnest($1::bigint[]) AS c (id) "
-      + "WHERE t.id = c.id AND " + RUNNING_ROW + " AND t.leased_by = $2 RETURNING " + qualified();
+  /** A stopping node ($2) hands its running tasks ($1) back at once, without spending their attempt. */
+  static final String RETURN_LEASES = """
+    UPDATE tasks t
+    SET status = 'queued', run_at = now(), queued_at = now(), lease_until = NULL, leased_by = NULL, updated_at = now()
+    FROM unnest($1::bigint[]) AS c (id)
+    WHERE t.id = c.id
+      AND t.status NOT IN ('scheduled', 'queued', 'succeeded', 'failed', 'dead', 'cancelled')
+      AND t.leased_by = $2
+    RETURNING t.*
+    """;
 
   /** Due scheduled tasks that Redis moved to ready: now queued. */
-  static final String MARK_QUEUED =
-    "UPDATE tasks t SET status = 'queued', queued_at = now(), updated_at = now() FROM unnest($1::bigint[]) AS c (id) "
-      + "WHERE t.id = c.id AND " + SCHEDULED_ROW + " RETURNING " + qualified();
+  static final String MARK_QUEUED = """
+    UPDATE tasks t SET status = 'queued', queued_at = now(), updated_at = now()
+    FROM unnest($1::bigint[]) AS c (id)
+    WHERE t.id = c.id
+      AND t.status NOT IN ('queued', 'running', 'succeeded', 'failed', 'dead', 'cancelled')
+    RETURNING t.*
+    """;
 
-  /** Everything waiting, for the reconciler; the newest seconds are skipped (their push may be in flight). */
-  static final String WAITING =
-    "SELECT id, queue, priority, run_at FROM tasks WHERE status IN ('queued', 'scheduled') "
-      + "AND updated_at < now() - interval '1 second' ORDER BY id LIMIT 10000";
+  /** Everything waiting, for the reconciler; the newest second is skipped (its push may be in flight). */
+  static final String WAITING = """
+    SELECT id, queue, priority, run_at FROM tasks
+    WHERE status IN ('queued', 'scheduled') AND updated_at < now() - interval '1 second'
+    ORDER BY id LIMIT 10000
+    """;
 
   /** Fenced like SUCCEED. */
-  static final String PROGRESS =
-    "UPDATE tasks SET progress = $3, updated_at = now() WHERE id = $1 AND attempts = $2 AND status = 'running' RETURNING " + COLUMNS;
+  static final String PROGRESS = """
+    UPDATE tasks SET progress = $3, updated_at = now()
+    WHERE id = $1 AND attempts = $2 AND status = 'running'
+    RETURNING *
+    """;
 
   /** Seconds the oldest ready task of each queue has waited (the partial index keeps this cheap). */
-  static final String OLDEST_READY =
-    "SELECT queue, extract(epoch FROM now() - min(coalesce(queued_at, created_at)))::float8 AS age FROM tasks "
-      + "WHERE status = 'queued' AND run_at <= now() GROUP BY queue";
+  static final String OLDEST_READY = """
+    SELECT queue, extract(epoch FROM now() - min(coalesce(queued_at, created_at)))::float8 AS age
+    FROM tasks WHERE status = 'queued' AND run_at <= now() GROUP BY queue
+    """;
 
-  static final String CANCEL =
-    "UPDATE tasks SET status = 'cancelled', finished_at = now(), updated_at = now() "
-      + "WHERE id = $1 AND status IN ('scheduled', 'queued') RETURNING " + COLUMNS;
+  static final String CANCEL = """
+    UPDATE tasks SET status = 'cancelled', finished_at = now(), updated_at = now()
+    WHERE id = $1 AND status IN ('scheduled', 'queued')
+    RETURNING *
+    """;
 
-  static final String RETRY =
-    "UPDATE tasks SET status = 'queued', run_at = now(), queued_at = now(), max_attempts = greatest(max_attempts, attempts + 1), "
-      + "finished_at = NULL, updated_at = now() WHERE id = $1 AND status IN ('failed', 'dead') RETURNING " + COLUMNS;
+  static final String RETRY = """
+    UPDATE tasks
+    SET status = 'queued', run_at = now(), queued_at = now(), max_attempts = greatest(max_attempts, attempts + 1),
+        finished_at = NULL, updated_at = now()
+    WHERE id = $1 AND status IN ('failed', 'dead')
+    RETURNING *
+    """;
 
-  static final String ENSURE_QUEUE = "INSERT INTO queues (name) VALUES ($1) ON CONFLICT DO NOTHING";
+  static final String ENSURE_QUEUE = """
+    INSERT INTO queues (name) VALUES ($1) ON CONFLICT DO NOTHING
+    """;
 
-  static final String QUEUES = "SELECT name, concurrency, rate_per_s, paused FROM queues ORDER BY name";
+  static final String QUEUES = """
+    SELECT name, concurrency, rate_per_s, paused FROM queues ORDER BY name
+    """;
 
-  static final String UPDATE_QUEUE =
-    "INSERT INTO queues (name, concurrency, rate_per_s, paused) VALUES ($1, $2, $3, coalesce($4, false)) "
-      + "ON CONFLICT (name) DO UPDATE SET concurrency = CASE WHEN $5 THEN $2 ELSE queues.concurrency END, "
-      + "rate_per_s = CASE WHEN $6 THEN $3 ELSE queues.rate_per_s END, paused = coalesce($4, queues.paused), "
-      + "updated_at = now() RETURNING name, concurrency, rate_per_s, paused";
+  /** $1 name, $2 concurrency, $3 rate, $4 paused (null: unchanged); $5 and $6 say whether $2 and $3 were given. */
+  static final String UPDATE_QUEUE = """
+    INSERT INTO queues (name, concurrency, rate_per_s, paused) VALUES ($1, $2, $3, coalesce($4, false))
+    ON CONFLICT (name) DO UPDATE
+    SET concurrency = CASE WHEN $5 THEN $2 ELSE queues.concurrency END,
+        rate_per_s = CASE WHEN $6 THEN $3 ELSE queues.rate_per_s END,
+        paused = coalesce($4, queues.paused),
+        updated_at = now()
+    RETURNING name, concurrency, rate_per_s, paused
+    """;
 
-  static final String QUEUE_COUNTS =
-    "SELECT queue, count(*) FILTER (WHERE status = 'dead') AS dead, "
-      + "count(*) FILTER (WHERE status = 'succeeded' AND finished_at > now() - interval '1 minute') AS done_last_minute, "
-      + "min(queued_at) FILTER (WHERE status = 'queued' AND run_at <= now()) AS oldest_ready "
-      + "FROM tasks GROUP BY queue";
+  static final String QUEUE_COUNTS = """
+    SELECT queue,
+           count(*) FILTER (WHERE status = 'dead') AS dead,
+           count(*) FILTER (WHERE status = 'succeeded' AND finished_at > now() - interval '1 minute') AS done_last_minute,
+           min(queued_at) FILTER (WHERE status = 'queued' AND run_at <= now()) AS oldest_ready
+    FROM tasks GROUP BY queue
+    """;
 
   // ---- schedules ----
 
-  static final String SCHEDULE_COLUMNS =
-    "id, owner_id, name, cron, timezone, task, enabled, next_fire_at, last_fired_at, created_at, updated_at";
+  static final String SCHEDULE_INSERT = """
+    INSERT INTO schedules (owner_id, name, cron, timezone, task, enabled, next_fire_at)
+    VALUES ($1, $2, $3, $4, $5, $6, $7)
+    RETURNING *
+    """;
 
-  static final String SCHEDULE_INSERT =
-    "INSERT INTO schedules (owner_id, name, cron, timezone, task, enabled, next_fire_at) "
-      + "VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING " + SCHEDULE_COLUMNS;
+  static final String SCHEDULE_FIND = """
+    SELECT * FROM schedules WHERE id = $1
+    """;
 
-  static final String SCHEDULE_FIND = "SELECT " + SCHEDULE_COLUMNS + " FROM schedules WHERE id = $1";
+  static final String SCHEDULE_PAGE = """
+    SELECT * FROM schedules WHERE ($1::bigint IS NULL OR owner_id = $1) AND id > $2 ORDER BY id LIMIT $3
+    """;
 
-  static final String SCHEDULE_PAGE =
-    "SELECT " + SCHEDULE_COLUMNS + " FROM schedules WHERE ($1::bigint IS NULL OR owner_id = $1) AND id > $2 ORDER BY id LIMIT $3";
+  static final String SCHEDULE_UPDATE = """
+    UPDATE schedules SET cron = $2, enabled = $3, next_fire_at = $4, updated_at = now()
+    WHERE id = $1
+    RETURNING *
+    """;
 
-  static final String SCHEDULE_UPDATE =
-    "UPDATE schedules SET cron = $2, enabled = $3, next_fire_at = $4, updated_at = now() WHERE id = $1 RETURNING "
-      + SCHEDULE_COLUMNS;
-
-  static final String SCHEDULE_DELETE = "DELETE FROM schedules WHERE id = $1 RETURNING id";
+  static final String SCHEDULE_DELETE = """
+    DELETE FROM schedules WHERE id = $1 RETURNING id
+    """;
 
   /** Due schedules; SKIP LOCKED lets every node's scheduler run without two firing the same one. */
-  static final String SCHEDULES_DUE =
-    "SELECT " + SCHEDULE_COLUMNS + " FROM schedules WHERE enabled AND next_fire_at <= now() "
-      + "ORDER BY next_fire_at LIMIT 100 FOR UPDATE SKIP LOCKED";
+  static final String SCHEDULES_DUE = """
+    SELECT * FROM schedules WHERE enabled AND next_fire_at <= now()
+    ORDER BY next_fire_at LIMIT 100
+    FOR UPDATE SKIP LOCKED
+    """;
 
-  static final String SCHEDULE_FIRED =
-    "UPDATE schedules SET last_fired_at = $2, next_fire_at = $3, updated_at = now() WHERE id = $1";
+  static final String SCHEDULE_FIRED = """
+    UPDATE schedules SET last_fired_at = $2, next_fire_at = $3, updated_at = now() WHERE id = $1
+    """;
 }

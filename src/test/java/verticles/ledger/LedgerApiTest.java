@@ -8,6 +8,7 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import verticles.Node;
+import verticles.common.BusHeaders;
 import verticles.common.Failure;
 import verticles.support.Api;
 import verticles.support.TestServers;
@@ -330,9 +331,9 @@ class LedgerApiTest {
     JsonObject payer = account(1_000);
     JsonObject payee = account(0);
     JsonObject task = new JsonObject().put("from_user_id", payer.getLong("id")).put("to_user_id", payee.getLong("id"))
-      .put("amount", 250).put("currency", "USD").put("idempotency_key", "task:42");
+      .put("amount", 250).put("currency", "USD");
     var bus = node.vertx().eventBus();
-    DeliveryOptions options = new DeliveryOptions().setSendTimeout(10_000);
+    DeliveryOptions options = new DeliveryOptions().setSendTimeout(10_000).addHeader(BusHeaders.IDEMPOTENCY_KEY, "task:42");
     JsonObject first = (JsonObject) bus.request("task.ledger.transfer", task, options).toCompletionStage().toCompletableFuture()
       .get(20, TimeUnit.SECONDS).body();
     JsonObject redelivered = (JsonObject) bus.request("task.ledger.transfer", task, options).toCompletionStage().toCompletableFuture()
@@ -341,7 +342,8 @@ class LedgerApiTest {
     assertEquals(250, TestServers.scalar(databaseUrl, "SELECT amount FROM balances WHERE user_id = " + payee.getLong("id")), "moved once");
 
     CopyOnWriteArrayList<Throwable> failures = new CopyOnWriteArrayList<>();
-    bus.request("task.ledger.transfer", task.copy().put("amount", 5_000).put("idempotency_key", "task:43"), options)
+    bus.request("task.ledger.transfer", task.copy().put("amount", 5_000),
+        new DeliveryOptions().setSendTimeout(10_000).addHeader(BusHeaders.IDEMPOTENCY_KEY, "task:43"))
       .onFailure(failures::add).toCompletionStage().toCompletableFuture().exceptionally(e -> null).get(20, TimeUnit.SECONDS);
     assertEquals(1, failures.size());
     Failure failure = Failure.of(failures.get(0));
