@@ -1,4 +1,4 @@
-package verticles.common;
+package verticles;
 
 import io.zonky.test.db.postgres.embedded.EmbeddedPostgres;
 import org.slf4j.Logger;
@@ -6,7 +6,11 @@ import org.slf4j.LoggerFactory;
 import redis.embedded.RedisServer;
 
 import java.io.IOException;
+import java.io.OutputStream;
 import java.io.UncheckedIOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
 import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
 import java.nio.charset.StandardCharsets;
@@ -17,6 +21,8 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * Zero-setup mode: a real PostgreSQL and a real Redis started by the node itself, with their
@@ -24,28 +30,58 @@ import java.util.concurrent.TimeUnit;
  * uses it; any server still running on it without a lock holder is an orphan of a crashed run
  * and is stopped before the new start. A small watchdog process stops the servers if this JVM
  * dies without running its shutdown hook (kill -9).
+ *
+ * <p>The servers are supervised: when one dies (kill -9, a crash), a daemon thread of its own
+ * starts it again on the same data directory and port, up to {@link #MAX_RESTARTS} times in a
+ * row with a backoff of 1, 2, 4, 8, then 10 seconds; a server that stays up for a minute starts
+ * the count afresh. A deliberate stop ({@link #stopRedis()}, {@link #close()}) is not healed.
+ * Plain Java, blocking: never call it from an event loop.
  */
 public final class EmbeddedServers implements AutoCloseable {
 
+  /** Restarts in a row (without a minute of uptime between them) before the supervisor gives up. */
+  public static final int MAX_RESTARTS = 5;
+
   private static final Logger log = LoggerFactory.getLogger(EmbeddedServers.class);
+  private static final long FIRST_DELAY_MS = 1_000;
+  private static final long MAX_DELAY_MS = 10_000;
+  private static final long STABLE_MS = 60_000;
+  private static final long POLL_MS = 250;
+  /** Where PostgreSQL puts its Unix socket and that socket's lock file (the binaries' default, said explicitly). */
+  private static final Path SOCKET_DIR = Path.of("/tmp");
+  /**
+   * Set when the JVM starts exiting: the libraries' own shutdown hooks (embedded-redis has one)
+   * may stop a server before ours runs, and a death while the JVM exits is not one to heal.
+   */
+  private static final AtomicBoolean EXITING = new AtomicBoolean();
+
+  static {
+    Runtime.getRuntime().addShutdownHook(new Thread(() -> EXITING.set(true), "pulse-embedded-exiting"));
+  }
 
   private final Path dataDir;
   private final FileChannel lockChannel;
   private final FileLock lock;
-  private EmbeddedPostgres postgres;
-  private RedisServer redis;
-  private int redisPort;
+  private final Supervised postgres;
+  private final Supervised redis;
+  private final AtomicInteger restarts = new AtomicInteger();
+  private EmbeddedPostgres postgresServer;
+  private RedisServer redisServer;
   private Process watchdog;
+  private Thread supervisor;
+  private boolean closed;
 
   private EmbeddedServers(Path dataDir, FileChannel lockChannel, FileLock lock) {
     this.dataDir = dataDir;
     this.lockChannel = lockChannel;
     this.lock = lock;
+    this.postgres = new Supervised("PostgreSQL", "postgres", dataDir.resolve("postgres/postmaster.pid"), this::launchPostgres);
+    this.redis = new Supervised("Redis", "redis-server", dataDir.resolve("redis/redis.pid"), this::launchRedis);
   }
 
   /**
-   * Takes the data directory and stops orphans left in it. Fails with a clear message when
-   * another live node holds the directory.
+   * Takes the data directory and stops orphans left in it (so their ports are free again).
+   * Fails with a clear message when another live node holds the directory.
    */
   public static EmbeddedServers open(Path dataDir) throws IOException {
     Path dir = dataDir.toAbsolutePath().normalize();
@@ -56,20 +92,169 @@ public final class EmbeddedServers implements AutoCloseable {
       channel.close();
       throw new IllegalStateException("DATA_DIR " + dir + " is in use by another running Pulse node");
     }
-    return new EmbeddedServers(dir, channel, lock);
+    EmbeddedServers servers = new EmbeddedServers(dir, channel, lock);
+    try {
+      stopOrphan(servers.postgres.pidFile, servers.postgres.command);
+      stopOrphan(servers.redis.pidFile, servers.redis.command);
+    } catch (IOException | RuntimeException e) {
+      servers.close();
+      throw e;
+    }
+    return servers;
   }
 
-  /** Starts PostgreSQL on {@code port} (0: any free port); returns its URL. */
-  public String startPostgres(int port) throws IOException {
+  /** True when nothing listens on 127.0.0.1:{@code port} (it can be bound now). */
+  public static boolean portFree(int port) {
+    try (ServerSocket socket = new ServerSocket()) {
+      // As the servers themselves bind: a connection of the port's last owner in TIME_WAIT is no obstacle.
+      socket.setReuseAddress(true);
+      socket.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), port), 1);
+      return true;
+    } catch (IOException e) {
+      return false;
+    }
+  }
+
+  /** Starts PostgreSQL on {@code port} (0: any free port); returns its URL. Fails if the port is in use. */
+  public synchronized String startPostgres(int port) throws IOException {
+    boolean fresh = !Files.exists(dataDir.resolve("postgres/PG_VERSION"));
+    start(postgres, port == 0 ? freePort() : port);
+    String url = "postgresql://postgres@127.0.0.1:" + postgres.port + "/postgres";
+    log.info("embedded PostgreSQL {} at {}, data in {}", fresh ? "created" : "reopened", url, dataDir.resolve("postgres"));
+    return url;
+  }
+
+  /** Starts Redis on {@code port} (0: any free port) with an append-only file; returns its URL. Fails if the port is in use. */
+  public synchronized String startRedis(int port) throws IOException {
+    start(redis, port == 0 ? freePort() : port);
+    String url = "redis://127.0.0.1:" + redis.port;
+    log.info("embedded Redis at {}, data in {}", url, dataDir.resolve("redis"));
+    return url;
+  }
+
+  /** Stops Redis on purpose: it is not restarted until {@link #restartRedis()} (tests prove recovery with it). */
+  public synchronized void stopRedis() throws IOException {
+    redis.wanted = false;
+    if (redisServer != null) {
+      redisServer.stop();
+    }
+  }
+
+  /** Starts Redis again on its port after {@link #stopRedis()}. */
+  public synchronized void restartRedis() throws IOException {
+    startRedis(redis.port);
+  }
+
+  /** How many times the supervisor has brought a dead server back. */
+  public int restarts() {
+    return restarts.get();
+  }
+
+  /**
+   * Watches this JVM from outside; when it is gone, stops the servers it started. The pid of
+   * each server is handed over a pipe when the server starts, and again after every restart,
+   * so the data directory need not exist any more by then; each pid is checked against the
+   * command line before the kill, so a reused pid is left alone. The pipe closing (the JVM's end
+   * closes with the JVM, however it dies) is the signal.
+   */
+  public synchronized void startWatchdog() throws IOException {
+    if (watchdog != null || closed) {
+      return;
+    }
+    // stop PID NAME SIGNAL: signal it if it is still that program; after 10 s, SIGKILL.
+    String script = "alive() { grep -q \"$2\" /proc/$1/cmdline 2>/dev/null; }; "
+      + "stop() { [ -n \"$1\" ] || return 0; alive $1 $2 || return 0; kill -$3 $1; i=0; "
+      + "while [ $i -lt 10 ] && alive $1 $2; do sleep 1; i=$((i+1)); done; alive $1 $2 && kill -9 $1; return 0; }; "
+      + "pg=; redis=; "
+      + "while read -r name pid; do case $name in postgres) pg=$pid;; redis-server) redis=$pid;; esac; done; "
+      + "stop \"$pg\" postgres INT; stop \"$redis\" redis-server TERM; exit 0";
+    watchdog = new ProcessBuilder("sh", "-c", script)
+      .redirectOutput(ProcessBuilder.Redirect.DISCARD)
+      .redirectError(ProcessBuilder.Redirect.DISCARD)
+      .start();
+    for (Supervised server : List.of(postgres, redis)) {
+      if (server.wanted) {
+        tellWatchdog(server);
+      }
+    }
+  }
+
+  /** Stops both servers cleanly (PostgreSQL fast shutdown, Redis with its final fsync); neither is healed after. */
+  @Override
+  public synchronized void close() {
+    if (!lock.isValid()) {
+      return;
+    }
+    closed = true;
+    postgres.wanted = false;
+    redis.wanted = false;
+    if (redisServer != null) {
+      try {
+        redisServer.stop();
+      } catch (IOException | RuntimeException e) {
+        log.warn("embedded Redis did not stop cleanly: {}", e.toString());
+      }
+      redisServer = null;
+    }
+    if (postgresServer != null) {
+      try {
+        postgresServer.close();
+      } catch (IOException | RuntimeException e) {
+        log.warn("embedded PostgreSQL did not stop cleanly: {}", e.toString());
+      }
+      postgresServer = null;
+    }
+    if (watchdog != null) {
+      watchdog.descendants().forEach(ProcessHandle::destroy);
+      watchdog.destroy();
+      watchdog = null;
+    }
+    try {
+      lock.release();
+      lockChannel.close();
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  /** First start (or a deliberate restart) of one server: it is supervised from now on. */
+  private void start(Supervised server, int port) throws IOException {
+    if (closed) {
+      throw new IllegalStateException("embedded servers of " + dataDir + " are closed");
+    }
+    server.launcher.launch(port);
+    server.port = port;
+    server.wanted = true;
+    server.gaveUp = false;
+    server.attempts = 0;
+    server.downSince = 0;
+    server.upSince = System.nanoTime();
+    server.pid = readPidQuietly(server.pidFile);
+    tellWatchdog(server);
+    if (supervisor == null) {
+      supervisor = new Thread(this::supervise, "pulse-embedded-supervisor");
+      supervisor.setDaemon(true);
+      supervisor.start();
+    }
+  }
+
+  private void launchPostgres(int port) throws IOException {
     Path pgData = dataDir.resolve("postgres");
-    stopOrphan(pgData.resolve("postmaster.pid"), "postgres");
-    boolean fresh = !Files.exists(pgData.resolve("PG_VERSION"));
-    postgres = EmbeddedPostgres.builder()
+    Path pidFile = pgData.resolve("postmaster.pid");
+    stopOrphan(pidFile, "postgres");
+    requireFree(port);
+    removeStaleSocketLock(port);
+    // zonky locks epg-lock in the data directory for as long as its EmbeddedPostgres object lives,
+    // also when its server died or never came up, and a JVM may not lock one file twice. The
+    // directory is ours already (pulse.lock): each start locks a new file of that name instead.
+    Files.deleteIfExists(pgData.resolve("epg-lock"));
+    postgresServer = EmbeddedPostgres.builder()
       .setDataDirectory(pgData)
       .setCleanDataDirectory(false)
       .setRegisterShutdownHook(false)
-      .setPort(port == 0 ? freePort() : port)
+      .setPort(port)
       .setServerConfig("listen_addresses", "127.0.0.1")
+      .setServerConfig("unix_socket_directories", SOCKET_DIR.toString())
       .setServerConfig("max_connections", "200")
       // The library's defaults favour throwaway test databases (fsync off); this data is kept.
       .setServerConfig("fsync", "on")
@@ -82,21 +267,22 @@ public final class EmbeddedServers implements AutoCloseable {
       .setOutputRedirector(ProcessBuilder.Redirect.DISCARD)
       .setErrorRedirector(ProcessBuilder.Redirect.DISCARD)
       .start();
-    String url = "postgresql://postgres@127.0.0.1:" + postgres.getPort() + "/postgres";
-    log.info("embedded PostgreSQL {} at {}, data in {}", fresh ? "created" : "reopened", url, pgData);
-    return url;
   }
 
-  /** Starts Redis on {@code port} (0: any free port) with an append-only file; returns its URL. */
-  public String startRedis(int port) throws IOException {
+  private void launchRedis(int port) throws IOException {
     Path redisData = dataDir.resolve("redis");
     Files.createDirectories(redisData);
     Path pidFile = redisData.resolve("redis.pid");
     stopOrphan(pidFile, "redis-server");
-    redisPort = port == 0 ? freePort() : port;
-    redis = RedisServer.newRedisServer()
+    requireFree(port);
+    if (redisServer != null) {
+      // Dead or stopped already: this only lets the library forget its process.
+      redisServer.stop();
+      redisServer = null;
+    }
+    RedisServer server = RedisServer.newRedisServer()
       .bind("127.0.0.1")
-      .port(redisPort)
+      .port(port)
       .setting("dir " + redisData)
       .setting("pidfile " + pidFile)
       .setting("appendonly yes")
@@ -104,78 +290,142 @@ public final class EmbeddedServers implements AutoCloseable {
       .setting("save 60 1000")
       .setting("protected-mode yes")
       .build();
-    redis.start();
-    String url = "redis://127.0.0.1:" + redisPort;
-    log.info("embedded Redis at {}, data in {}", url, redisData);
-    return url;
+    server.start();
+    redisServer = server;
   }
 
-  /** Stops Redis (a test restarts it with {@link #restartRedis()} to prove recovery). */
-  public void stopRedis() throws IOException {
-    if (redis != null) {
-      redis.stop();
+  /** The supervisor's loop: a daemon thread, polling each wanted server's pid. */
+  private void supervise() {
+    while (true) {
+      synchronized (this) {
+        if (closed) {
+          return;
+        }
+      }
+      check(postgres);
+      check(redis);
+      try {
+        Thread.sleep(POLL_MS);
+      } catch (InterruptedException e) {
+        return;
+      }
     }
-  }
-
-  public void restartRedis() throws IOException {
-    startRedis(redisPort);
   }
 
   /**
-   * Watches this JVM from outside; when it is gone, stops the servers it started. The pids are
-   * taken now (the data directory may be gone by then) and checked against the command line
-   * before the kill, so a reused pid is left alone.
+   * One look at one server: notices its death (WARN, once), restarts it when its backoff is
+   * over (INFO when it is back), gives up after {@link #MAX_RESTARTS} in a row (ERROR). Holds
+   * the lock while restarting, so a deliberate stop waits for the attempt instead of racing it.
    */
-  public void startWatchdog() throws IOException {
-    // stop PID NAME SIGNAL: signal it if it is still that program; after 10 s, SIGKILL.
-    StringBuilder script = new StringBuilder("alive() { grep -q \"$2\" /proc/$1/cmdline 2>/dev/null; }; "
-      + "stop() { alive $1 $2 || return 0; kill -$3 $1; i=0; "
-      + "while [ $i -lt 10 ] && alive $1 $2; do sleep 1; i=$((i+1)); done; alive $1 $2 && kill -9 $1; return 0; }; "
-      + "while kill -0 " + ProcessHandle.current().pid() + " 2>/dev/null; do sleep 1; done; ");
-    if (postgres != null) {
-      readPid(dataDir.resolve("postgres/postmaster.pid")).ifPresent(pid -> script.append("stop " + pid + " postgres INT; "));
-    }
-    if (redis != null) {
-      readPid(dataDir.resolve("redis/redis.pid")).ifPresent(pid -> script.append("stop " + pid + " redis-server TERM; "));
-    }
-    watchdog = new ProcessBuilder("sh", "-c", script + "exit 0")
-      .redirectOutput(ProcessBuilder.Redirect.DISCARD)
-      .redirectError(ProcessBuilder.Redirect.DISCARD)
-      .start();
-  }
-
-  /** Stops both servers cleanly (PostgreSQL fast shutdown, Redis with its final fsync). */
-  @Override
-  public synchronized void close() {
-    if (!lock.isValid()) {
+  private synchronized void check(Supervised server) {
+    if (closed || !server.wanted || server.gaveUp || EXITING.get()) {
       return;
     }
-    if (redis != null) {
-      try {
-        redis.stop();
-      } catch (IOException | RuntimeException e) {
-        log.warn("embedded Redis did not stop cleanly: {}", e.toString());
+    long now = System.nanoTime();
+    if (server.downSince == 0) {
+      if (server.pid <= 0) {
+        server.pid = readPidQuietly(server.pidFile);
+        return;
       }
-      redis = null;
-    }
-    if (postgres != null) {
-      try {
-        postgres.close();
-      } catch (IOException | RuntimeException e) {
-        log.warn("embedded PostgreSQL did not stop cleanly: {}", e.toString());
+      if (running(server.pid)) {
+        return;
       }
-      postgres = null;
+      server.downSince = now;
+      if (now - server.upSince >= TimeUnit.MILLISECONDS.toNanos(STABLE_MS)) {
+        server.attempts = 0;
+      }
+      log.warn("embedded {} (pid {}) on port {} died; restarting it on the same data and port", server.name, server.pid, server.port);
+      scheduleRestart(server, now);
+      return;
     }
-    if (watchdog != null) {
-      watchdog.descendants().forEach(ProcessHandle::destroy);
-      watchdog.destroy();
-      watchdog = null;
+    if (now < server.nextAttempt) {
+      return;
+    }
+    server.attempts++;
+    try {
+      server.launcher.launch(server.port);
+    } catch (IOException | RuntimeException e) {
+      log.info("embedded {} did not start again (attempt {} of {}): {}", server.name, server.attempts, MAX_RESTARTS, e.toString());
+      scheduleRestart(server, System.nanoTime());
+      return;
+    }
+    long back = System.nanoTime();
+    server.pid = readPidQuietly(server.pidFile);
+    server.upSince = back;
+    restarts.incrementAndGet();
+    log.info("embedded {} is back on port {} (pid {}) after {} ms down, restart {} in a row", server.name, server.port,
+      server.pid, TimeUnit.NANOSECONDS.toMillis(back - server.downSince), server.attempts);
+    server.downSince = 0;
+    tellWatchdog(server);
+  }
+
+  private void scheduleRestart(Supervised server, long now) {
+    if (server.attempts >= MAX_RESTARTS) {
+      server.gaveUp = true;
+      log.error("embedded {} on port {} stays down: gave up after {} restart attempts in a row; "
+          + "find the cause (its data is in {}), then restart the node", server.name, server.port, server.attempts,
+        server.pidFile.getParent());
+      return;
+    }
+    long delayMs = Math.min(FIRST_DELAY_MS << server.attempts, MAX_DELAY_MS);
+    server.nextAttempt = now + TimeUnit.MILLISECONDS.toNanos(delayMs);
+  }
+
+  /** Hands a server's pid to the watchdog; a watchdog that is gone is said once. */
+  private void tellWatchdog(Supervised server) {
+    if (watchdog == null || server.pid <= 0) {
+      return;
     }
     try {
-      lock.release();
-      lockChannel.close();
+      OutputStream pipe = watchdog.getOutputStream();
+      pipe.write((server.command + " " + server.pid + "\n").getBytes(StandardCharsets.UTF_8));
+      pipe.flush();
     } catch (IOException e) {
-      throw new UncheckedIOException(e);
+      log.warn("the watchdog process is gone: if this JVM is killed, embedded {} (pid {}) will be left running until the next start",
+        server.name, server.pid);
+      watchdog = null;
+    }
+  }
+
+  /**
+   * Alive and not a zombie: a killed server that its parent (init, for PostgreSQL, which detaches
+   * itself) has not reaped yet still answers kill -0.
+   */
+  private static boolean running(long pid) {
+    Optional<ProcessHandle> process = ProcessHandle.of(pid);
+    if (process.isEmpty() || !process.get().isAlive()) {
+      return false;
+    }
+    try {
+      String stat = Files.readString(Path.of("/proc", Long.toString(pid), "stat"));
+      int end = stat.lastIndexOf(')');
+      char state = end > 0 && end + 2 < stat.length() ? stat.charAt(end + 2) : '?';
+      return state != 'Z' && state != 'X';
+    } catch (IOException e) {
+      return process.get().isAlive();
+    }
+  }
+
+  /**
+   * A killed postmaster leaves the lock file of its Unix socket behind. PostgreSQL takes it over
+   * when the pid it names is gone, but not while that pid is a zombie nobody has reaped yet (init
+   * may take seconds; in a container whose first process is this JVM, forever): a lock naming a
+   * process that is not running is removed here.
+   */
+  private static void removeStaleSocketLock(int port) throws IOException {
+    Path lockFile = SOCKET_DIR.resolve(".s.PGSQL." + port + ".lock");
+    if (!Files.exists(lockFile)) {
+      return;
+    }
+    long pid = readPidQuietly(lockFile);
+    if (pid > 0 && !running(pid)) {
+      Files.deleteIfExists(lockFile);
+    }
+  }
+
+  private static void requireFree(int port) throws IOException {
+    if (!portFree(port)) {
+      throw new IOException("port " + port + " on 127.0.0.1 is in use by another program");
     }
   }
 
@@ -212,9 +462,51 @@ public final class EmbeddedServers implements AutoCloseable {
     }
   }
 
+  /** The pid in the file, or -1 while there is none (yet). */
+  private static long readPidQuietly(Path pidFile) {
+    try {
+      return Files.exists(pidFile) ? readPid(pidFile).orElse(-1L) : -1L;
+    } catch (IOException e) {
+      return -1L;
+    }
+  }
+
   private static int freePort() throws IOException {
-    try (java.net.ServerSocket socket = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+    try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
       return socket.getLocalPort();
+    }
+  }
+
+  /** Starts one server, blocking until it serves. */
+  @FunctionalInterface
+  private interface Launcher {
+    void launch(int port) throws IOException;
+  }
+
+  /** One server under supervision: what it is, where it writes its pid, and how its healing goes. */
+  private static final class Supervised {
+    final String name;
+    /** The program's name, as on its command line (checked before any kill). */
+    final String command;
+    final Path pidFile;
+    final Launcher launcher;
+    int port;
+    /** Started on purpose and not stopped on purpose: a death is healed. Guarded by the outer lock, like the rest. */
+    volatile boolean wanted;
+    long pid = -1;
+    long upSince;
+    /** When the death was seen (System.nanoTime); 0 while the server is up. */
+    long downSince;
+    long nextAttempt;
+    /** Restarts in a row; a minute of uptime before a death starts the count afresh. */
+    int attempts;
+    boolean gaveUp;
+
+    Supervised(String name, String command, Path pidFile, Launcher launcher) {
+      this.name = name;
+      this.command = command;
+      this.pidFile = pidFile;
+      this.launcher = launcher;
     }
   }
 }

@@ -47,6 +47,12 @@ public final class Main {
       node = Node.start(config).toCompletionStage().toCompletableFuture().join();
     } catch (RuntimeException e) {
       Throwable cause = e.getCause() != null ? e.getCause() : e;
+      if (cause instanceof Config.ConfigException) {
+        // Found while starting (an embedded server's port is in use): one line and exit 2 all the same.
+        System.err.println("pulse: configuration error: " + cause.getMessage());
+        System.exit(2);
+        return;
+      }
       log.error("Pulse could not start: {}", cause.toString(), cause);
       System.exit(1);
       return;

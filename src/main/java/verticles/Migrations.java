@@ -1,4 +1,4 @@
-package verticles.common;
+package verticles;
 
 import io.vertx.pgclient.PgConnectOptions;
 import org.flywaydb.core.Flyway;

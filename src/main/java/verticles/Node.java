@@ -7,6 +7,8 @@ import io.vertx.core.Future;
 import io.vertx.core.ThreadingModel;
 import io.vertx.core.Vertx;
 import io.vertx.core.VertxOptions;
+import io.vertx.core.eventbus.DeliveryOptions;
+import io.vertx.core.spi.cluster.NodeListener;
 import io.vertx.core.json.JsonObject;
 import io.vertx.micrometer.Label;
 import io.vertx.micrometer.Match;
@@ -19,16 +21,18 @@ import io.vertx.spi.cluster.hazelcast.HazelcastClusterManager;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import verticles.catalog.CatalogVerticle;
+import verticles.common.Addresses;
 import verticles.common.Config;
-import verticles.common.EmbeddedServers;
-import verticles.common.Migrations;
 import verticles.common.Role;
+import verticles.common.ServiceFailure;
 import verticles.http.HttpVerticle;
 import verticles.identity.IdentityVerticle;
 import verticles.images.ImageWorkerVerticle;
 import verticles.jobs.RetailJobsVerticle;
 import verticles.ledger.LedgerVerticle;
 import verticles.tasks.DispatchVerticle;
+import verticles.tasks.HousekeeperVerticle;
+import verticles.tasks.TaskApiVerticle;
 import verticles.tasks.HttpRequestTask;
 import verticles.tasks.NoopTask;
 
@@ -137,17 +141,38 @@ public final class Node {
     }
     Path dataDir = Path.of(config.string(Config.DATA_DIR));
     embedded = EmbeddedServers.open(dataDir);
+    // Checked once open() has stopped the servers a crashed run left on DATA_DIR (they hold the ports).
+    int pgPort = needsPostgres ? embeddedPort(config, Config.EMBEDDED_PG_PORT) : 0;
+    int redisPort = needsRedis ? embeddedPort(config, Config.EMBEDDED_REDIS_PORT) : 0;
     log.info("embedded mode: data kept in {} (set DATABASE_URL and REDIS_URL to use your own servers)",
       dataDir.toAbsolutePath().normalize());
+    embedded.startWatchdog();
     Config resolved = config;
     if (needsPostgres) {
-      resolved = resolved.with(Config.DATABASE_URL, embedded.startPostgres(config.integer(Config.EMBEDDED_PG_PORT)));
+      resolved = resolved.with(Config.DATABASE_URL, embedded.startPostgres(pgPort));
     }
     if (needsRedis) {
-      resolved = resolved.with(Config.REDIS_URL, embedded.startRedis(config.integer(Config.EMBEDDED_REDIS_PORT)));
+      resolved = resolved.with(Config.REDIS_URL, embedded.startRedis(redisPort));
     }
-    embedded.startWatchdog();
     return resolved;
+  }
+
+  /**
+   * An embedded server's port: the configured one when it is free. When it is in use, a port
+   * set explicitly stops the start (a configuration error), while a default gives way to any
+   * free port (another Pulse on this machine has it): the server's URL is logged either way.
+   */
+  private static int embeddedPort(Config config, String key) {
+    int port = config.integer(key);
+    if (EmbeddedServers.portFree(port)) {
+      return port;
+    }
+    if (config.explicit(key)) {
+      throw config.refuse(key, "a free port (it is in use)");
+    }
+    log.warn("{} is not set and its default port {} is in use (another Pulse on this machine?): taking a free port",
+      key, port);
+    return 0;
   }
 
   /**
@@ -197,15 +222,32 @@ public final class Node {
     VertxOptions options = new VertxOptions().setMetricsOptions(metrics);
     var builder = Vertx.builder().withMetrics(new MicrometerMetricsFactory(registry));
     if (!config.flag(Config.CLUSTER)) {
-      return Future.succeededFuture(builder.with(options).build());
+      Vertx local = builder.with(options).build();
+      ServiceFailure.registerCodec(local.eventBus());
+      return Future.succeededFuture(local);
     }
     String host = config.string(Config.CLUSTER_HOST);
     options.getEventBusOptions().setHost(host).setPort(0);
     HazelcastClusterManager manager = new HazelcastClusterManager(ClusterSettings.hazelcast(config));
     long began = System.nanoTime();
     return builder.with(options).withClusterManager(manager).buildClustered()
-      .onSuccess(v -> log.info("joined the cluster on {} in {} ms ({} member(s))", host,
-        TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - began), manager.getNodes().size()));
+      .onSuccess(clustered -> {
+        ServiceFailure.registerCodec(clustered.eventBus());
+        // This node's verticles hear of members leaving (the dispatchers re-deliver what a lost member held).
+        manager.nodeListener(new NodeListener() {
+          @Override
+          public void nodeAdded(String nodeId) {
+          }
+
+          @Override
+          public void nodeLeft(String nodeId) {
+            log.warn("cluster member {} left", nodeId);
+            clustered.eventBus().publish(Addresses.Cluster.NODE_LEFT, nodeId, new DeliveryOptions().setLocalOnly(true));
+          }
+        });
+        log.info("joined the cluster on {} in {} ms ({} member(s))", host,
+          TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - began), manager.getNodes().size());
+      });
   }
 
   /** Flyway on a worker thread, before any verticle serves; skipped on nodes without a database role. */
@@ -240,8 +282,12 @@ public final class Node {
       case LEDGER:
         return vertx.deployVerticle(LedgerVerticle::new, options);
       case DISPATCH:
-        // The built-in task types run where the dispatcher runs; the bus spreads them across nodes.
-        return vertx.deployVerticle(DispatchVerticle::new, new DeploymentOptions(options).setInstances(DispatchVerticle.instances(config)))
+        // The task room: its API on every core, one housekeeper, a dispatcher per core; the
+        // built-in task types run here too (the bus spreads them across nodes).
+        int cores = Runtime.getRuntime().availableProcessors();
+        return vertx.deployVerticle(TaskApiVerticle::new, new DeploymentOptions(options).setInstances(cores))
+          .compose(id -> vertx.deployVerticle(HousekeeperVerticle::new, options))
+          .compose(id -> vertx.deployVerticle(DispatchVerticle::new, new DeploymentOptions(options).setInstances(DispatchVerticle.instances(config))))
           .compose(id -> {
             dispatchDeployment = id;
             return vertx.deployVerticle(NoopTask::new, new DeploymentOptions(options).setInstances(2));

@@ -28,6 +28,9 @@ public final class Config {
   public static final String HTTP_HOST = "HTTP_HOST";
   public static final String HTTP_PORT = "HTTP_PORT";
   public static final String HTTP_INSTANCES = "HTTP_INSTANCES";
+  public static final String HTTP_IDLE_TIMEOUT_MS = "HTTP_IDLE_TIMEOUT_MS";
+  public static final String HTTP_READ_TIMEOUT_MS = "HTTP_READ_TIMEOUT_MS";
+  public static final String HTTP_REQUEST_TIMEOUT_MS = "HTTP_REQUEST_TIMEOUT_MS";
   public static final String ROLES = "ROLES";
   public static final String DATABASE_URL = "DATABASE_URL";
   public static final String DB_POOL_SIZE = "DB_POOL_SIZE";
@@ -78,6 +81,9 @@ public final class Config {
     Map.entry(HTTP_HOST, Kind.TEXT),
     Map.entry(HTTP_PORT, Kind.PORT),
     Map.entry(HTTP_INSTANCES, Kind.COUNT),
+    Map.entry(HTTP_IDLE_TIMEOUT_MS, Kind.POSITIVE),
+    Map.entry(HTTP_READ_TIMEOUT_MS, Kind.POSITIVE),
+    Map.entry(HTTP_REQUEST_TIMEOUT_MS, Kind.POSITIVE),
     Map.entry(ROLES, Kind.ROLES),
     Map.entry(DATABASE_URL, Kind.PG_URL),
     Map.entry(DB_POOL_SIZE, Kind.POSITIVE),

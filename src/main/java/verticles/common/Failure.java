@@ -95,6 +95,7 @@ public enum Failure {
       String name = cause.getClass().getSimpleName();
       String message = String.valueOf(cause.getMessage()).toLowerCase(java.util.Locale.ROOT);
       if (name.contains("ClosedConnection") || name.contains("Timeout") || message.contains("connection closed")
+        || message.contains("connection_closed")
         || message.contains("connection refused") || message.contains("connection reset") || message.contains("pool closed")
         || message.contains("connection is closed") || message.contains("timeout")) {
         return true;

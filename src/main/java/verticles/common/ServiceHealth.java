@@ -48,6 +48,7 @@ public final class ServiceHealth {
    * node may have migrated further during a rolling upgrade; that is fine).
    */
   public ServiceHealth postgres(Pool pool) {
+    Dependency.postgres(vertx, config, pool);  // so that this verticle's outage errors are told to it
     String needed = config.getString(Config.SCHEMA_VERSION);
     checks.put("postgres", () -> pool.query(LAST_MIGRATION).execute().compose(rows -> {
       String found = rows.size() == 0 ? null : rows.iterator().next().getString("version");
@@ -61,6 +62,7 @@ public final class ServiceHealth {
   }
 
   public ServiceHealth redis(RedisAPI redis) {
+    Dependency.redis(vertx, config, redis);
     checks.put("redis", () -> redis.ping(List.of()));
     return this;
   }

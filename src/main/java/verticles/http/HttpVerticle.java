@@ -5,6 +5,9 @@ import io.vertx.core.VerticleBase;
 import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.HttpServer;
 import io.vertx.core.http.HttpServerOptions;
+import io.vertx.core.http.HttpServerRequest;
+import io.netty.handler.codec.http.TooLongHttpHeaderException;
+import io.netty.handler.codec.http.TooLongHttpLineException;
 import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
@@ -12,9 +15,11 @@ import io.vertx.ext.web.handler.BodyHandler;
 import io.vertx.ext.web.handler.CorsHandler;
 import io.vertx.micrometer.PrometheusScrapingHandler;
 import io.vertx.micrometer.backends.BackendRegistries;
+import io.vertx.redis.client.RedisAPI;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import verticles.common.Config;
+import verticles.common.Dependency;
 import verticles.common.Jwt;
 import verticles.common.RedisStore;
 import verticles.common.RequestContext;
@@ -33,6 +38,7 @@ public class HttpVerticle extends VerticleBase {
   private static final Logger log = LoggerFactory.getLogger(HttpVerticle.class);
 
   private HttpServer server;
+  private boolean lastReady = true;
 
   @Override
   public Future<?> start() {
@@ -52,13 +58,21 @@ public class HttpVerticle extends VerticleBase {
         .exposedHeaders(Set.of("X-Request-Id", "Retry-After", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"))
         .maxAgeSeconds(600));
     }
+    // The deadline starts before the body is read (a slow body is the client's delay to answer for).
+    router.route("/api/*").handler(EdgeTimeouts.requestDeadline(vertx, config.getInteger(Config.HTTP_REQUEST_TIMEOUT_MS)));
     router.route("/api/*").handler(BodyHandler.create(false).setBodyLimit(config.getInteger(Config.BODY_LIMIT_BYTES)));
 
     router.get("/health/live").handler(rc -> rc.json(new JsonObject().put("status", "up")));
     router.get("/health/ready").handler(rc -> readiness.check().onSuccess(result -> {
       boolean up = "up".equals(result.getString("status"));
-      if (!up) {
-        log.warn("not ready: {}", result.getJsonArray("failed").encode());
+      if (up != lastReady) {
+        // Said when it changes, not on every probe: a load balancer asks every second.
+        if (up) {
+          log.info("ready again");
+        } else {
+          log.warn("not ready: {}", result.getJsonArray("failed").encode());
+        }
+        lastReady = up;
       }
       rc.response().setStatusCode(up ? 200 : 503);
       rc.json(result);
@@ -68,12 +82,13 @@ public class HttpVerticle extends VerticleBase {
     router.get("/docs").handler(rc -> rc.response().putHeader("Content-Type", "text/html; charset=utf-8").end(docs));
 
     Authentication authentication = new Authentication(vertx, Jwt.auth(vertx, config), config.getInteger(Config.BUS_TIMEOUT_MS));
-    RateLimiter limiter = new RateLimiter(RedisStore.client(vertx, config),
+    RedisAPI redis = RedisStore.client(vertx, config);
+    RateLimiter limiter = new RateLimiter(redis, Dependency.redis(vertx, config, redis),
       BackendRegistries.getNow(config.getString(Config.NODE_NAME)));
     new ApiRoutes(vertx, router, spec, authentication, limiter, config.getInteger(Config.RATE_LIMIT_AUTH_PER_MINUTE),
       config.getInteger(Config.RATE_LIMIT_USER_PER_MINUTE), config.getInteger(Config.BUS_TIMEOUT_MS)).mount();
 
-    for (int status : new int[] {400, 401, 403, 404, 405, 413, 415}) {
+    for (int status : new int[] {400, 401, 403, 404, 405, 413, 415, 503}) {
       router.errorHandler(status, rc -> Problem.send(rc, status, detail(rc, status)));
     }
     router.errorHandler(500, rc -> {
@@ -89,8 +104,14 @@ public class HttpVerticle extends VerticleBase {
     server = vertx.createHttpServer(new HttpServerOptions()
       .setHost(config.getString(Config.HTTP_HOST))
       .setPort(config.getInteger(Config.HTTP_PORT))
+      .setIdleTimeout(config.getInteger(Config.HTTP_IDLE_TIMEOUT_MS))
+      .setReadIdleTimeout(config.getInteger(Config.HTTP_READ_TIMEOUT_MS))
+      .setIdleTimeoutUnit(TimeUnit.MILLISECONDS)
       .setCompressionSupported(true));
-    return server.requestHandler(router).listen();
+    return server
+      .invalidRequestHandler(HttpVerticle::invalidRequest)
+      .requestHandler(router)
+      .listen();
   }
 
   /** Stops accepting connections and lets in-flight requests finish, up to SHUTDOWN_GRACE_MS. */
@@ -106,8 +127,30 @@ public class HttpVerticle extends VerticleBase {
       case 405: return rc.request().method() + " is not allowed on " + rc.request().path();
       case 413: return "the body is larger than the limit";
       case 415: return "send the body as application/json";
+      case 503: return "try again shortly";
       default: return null;
     }
+  }
+
+  /**
+   * What Netty could not parse (a URI or headers over the limits, a broken request line) never
+   * reaches the router: it still gets a problem body, and says the connection closes.
+   */
+  private static void invalidRequest(HttpServerRequest request) {
+    Throwable cause = request.decoderResult().cause();
+    int status = cause instanceof TooLongHttpLineException ? 414 : cause instanceof TooLongHttpHeaderException ? 431 : 400;
+    String detail = switch (status) {
+      case 414 -> "the request line is longer than the server accepts";
+      case 431 -> "the request headers are larger than the server accepts";
+      default -> "the request is not valid HTTP/1.1";
+    };
+    String requestId = RequestContext.acceptOrCreate(null);
+    request.response().setStatusCode(status)
+      .putHeader("Content-Type", "application/problem+json")
+      .putHeader("Connection", "close")
+      .putHeader("X-Request-Id", requestId)
+      .end(Problem.text(status, "", requestId, detail))
+      .onComplete(ignored -> request.connection().close());
   }
 
   private static void assignRequestId(RoutingContext rc) {

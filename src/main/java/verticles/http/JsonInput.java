@@ -11,6 +11,10 @@ import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 
 import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CodingErrorAction;
+import java.nio.charset.StandardCharsets;
 import java.util.Iterator;
 import java.util.Map;
 
@@ -50,9 +54,17 @@ final class JsonInput {
   }
 
   static Parsed parse(byte[] body) {
+    String text;
+    try {
+      // Strictly first: Jackson quietly accepts overlong forms ("C0 AF" for '/'), encoded surrogates and more.
+      text = StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
+        .onUnmappableCharacter(CodingErrorAction.REPORT).decode(ByteBuffer.wrap(body)).toString();
+    } catch (CharacterCodingException e) {
+      return new Parsed(null, new Refusal("body", "is not well-formed UTF-8"));
+    }
     JsonNode tree;
     try {
-      tree = MAPPER.readTree(body);
+      tree = MAPPER.readTree(text);
     } catch (IOException e) {
       String message = e.getMessage() == null ? "" : e.getMessage();
       if (message.contains("nesting depth")) {

@@ -6,9 +6,8 @@ import io.vertx.core.Handler;
 import io.vertx.ext.web.RoutingContext;
 import io.vertx.redis.client.RedisAPI;
 import io.vertx.redis.client.Response;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 import verticles.common.Caller;
+import verticles.common.Dependency;
 import verticles.common.LuaScript;
 import verticles.common.RequestContext;
 
@@ -19,11 +18,10 @@ import java.util.concurrent.TimeUnit;
  * Fixed-window rate limits kept in Redis, so they hold across every HTTP instance of every
  * node. The count and the window's expiry are set in one Lua call (atomic). When Redis cannot
  * answer, the auth limits fail closed (503: no unlimited password guessing) and the per-user
- * limits fail open (the API stays up; the miss is logged and counted).
+ * limits fail open (the API stays up; the misses are counted, the outage logged once).
  */
 final class RateLimiter {
 
-  private static final Logger log = LoggerFactory.getLogger(RateLimiter.class);
   private static final long WINDOW_MS = 60_000;
   private static final LuaScript SCRIPT = new LuaScript(
     "local n = redis.call('INCR', KEYS[1]) "
@@ -31,10 +29,12 @@ final class RateLimiter {
       + "return {n, redis.call('PTTL', KEYS[1])}");
 
   private final RedisAPI redis;
+  private final Dependency dependency;
   private final Counter unavailable;
 
-  RateLimiter(RedisAPI redis, MeterRegistry registry) {
+  RateLimiter(RedisAPI redis, Dependency dependency, MeterRegistry registry) {
     this.redis = redis;
+    this.dependency = dependency;
     this.unavailable = Counter.builder("pulse.ratelimit.unavailable")
       .description("rate limit checks that Redis could not answer").register(registry);
   }
@@ -53,9 +53,14 @@ final class RateLimiter {
   }
 
   private void check(RoutingContext rc, String subject, int limit, boolean failClosed) {
+    if (!dependency.mayTry()) {
+      unmetered(rc, failClosed);  // Redis is known to be down: not asked again until its backoff ends
+      return;
+    }
     SCRIPT.run(redis, List.of("ratelimit:" + subject), List.of(String.valueOf(WINDOW_MS)))
       .timeout(1, TimeUnit.SECONDS)
       .onSuccess(reply -> {
+        dependency.answered();
         long count = reply.get(0).toLong();
         Response ttlReply = reply.get(1);
         long resetSeconds = Math.max(1, (ttlReply.toLong() + 999) / 1000);
@@ -71,14 +76,18 @@ final class RateLimiter {
         }
       })
       .onFailure(error -> {
-        unavailable.increment();
-        if (failClosed) {
-          log.warn("rate limiter unavailable ({}); refusing {}", error.toString(), rc.request().path());
-          Problem.send(rc, 503, "try again shortly");
-        } else {
-          log.warn("rate limiter unavailable ({}); letting {} through", error.toString(), rc.request().path());
-          rc.next();
-        }
+        dependency.failed(error);
+        unmetered(rc, failClosed);
       });
+  }
+
+  /** Redis cannot count: the auth limits refuse (503), the others let the request through; counted, logged once per outage. */
+  private void unmetered(RoutingContext rc, boolean failClosed) {
+    unavailable.increment();
+    if (failClosed) {
+      Problem.send(rc, 503, "try again shortly");
+    } else {
+      rc.next();
+    }
   }
 }

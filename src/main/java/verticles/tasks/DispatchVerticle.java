@@ -98,7 +98,8 @@ public class DispatchVerticle extends VerticleBase {
     meters = new TaskMeters(BackendRegistries.getNow(config().getString(Config.NODE_NAME)));
     postgres = Dependency.postgres(vertx, config(), pool);
     redis = Dependency.redis(vertx, config(), client);
-    outcomes = new Outcomes(vertx, pool, backlog, events, meters, postgres, redis, leases::remove, this::poll);
+    outcomes = new Outcomes(vertx, pool, backlog, events, meters, postgres, redis, new Notifier(vertx, pool, postgres),
+      leases::remove, this::poll);
     node = config().getString(Config.NODE_NAME);
     leaseMs = config().getInteger(Config.TASK_LEASE_MS);
     capacity = (int) Math.ceil(config().getInteger(Config.TASK_NODE_CONCURRENCY) / (double) instances(config()));

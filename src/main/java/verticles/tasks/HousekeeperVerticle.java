@@ -32,7 +32,8 @@ import java.util.concurrent.ConcurrentHashMap;
  * Keeps the task room in order, once per node: promotes due delayed tasks, ends leases whose
  * holder died (Redis names them each second; the reaper proper walks PostgreSQL's expired
  * leases each reconcile period), puts back into Redis whatever PostgreSQL says is waiting and
- * Redis lacks, copies queue limits to Redis, keeps the queue gauges, and fires cron schedules.
+ * Redis lacks, copies queue limits to Redis, keeps the queue gauges, fires cron schedules, and
+ * sends again the outcomes their owners have not acknowledged (the notify delivery).
  * Between nodes the database decides who does what (SKIP LOCKED, unique occurrence keys), so
  * every node may run one.
  */
@@ -47,6 +48,7 @@ public class HousekeeperVerticle extends VerticleBase {
   private Dependency postgres;
   private Dependency redis;
   private Scheduler scheduler;
+  private Notifier notifier;
   private final Set<String> queues = new LinkedHashSet<>(List.of(TaskSpec.DEFAULT_QUEUE));
   private final Map<String, Backlog.Depth> depths = new ConcurrentHashMap<>();
   private final Map<String, Double> oldestReady = new ConcurrentHashMap<>();
@@ -62,6 +64,7 @@ public class HousekeeperVerticle extends VerticleBase {
     redis = Dependency.redis(vertx, config(), client);
     Submissions submissions = new Submissions(vertx, pool, backlog, events, new TaskMeters(metrics));
     scheduler = new Scheduler(pool, submissions, postgres);
+    notifier = new Notifier(vertx, pool, postgres);
     vertx.setPeriodic(200, ignored -> whenUp(this::promote));
     vertx.setPeriodic(1000, ignored -> whenUp(this::expireLeases));
     vertx.setPeriodic(config().getInteger(Config.TASK_RECONCILE_MS), ignored -> whenUp(() -> {
@@ -69,6 +72,11 @@ public class HousekeeperVerticle extends VerticleBase {
       reconcile();
     }));
     vertx.setPeriodic(2000, ignored -> whenUp(this::refreshQueues));
+    vertx.setPeriodic(1000, ignored -> {
+      if (postgres.mayTry()) {
+        notifier.sweep();
+      }
+    });
     vertx.setPeriodic(250, ignored -> {
       if (postgres.mayTry()) {
         scheduler.tick();
@@ -125,6 +133,7 @@ public class HousekeeperVerticle extends VerticleBase {
     }
     List<Future<?>> releases = new ArrayList<>();
     leases.forEach((queue, ids) -> releases.add(backlog.release(queue, ids)));
+    notifier.deliver(rows);
     return Future.join(releases).compose(ignored -> Outcomes.requeued(backlog, events, rows)).onFailure(redis::failed)
       .onSuccess(ignored -> {
         if (rows.size() > 0) {

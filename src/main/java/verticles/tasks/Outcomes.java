@@ -45,6 +45,7 @@ final class Outcomes {
   private final TaskMeters meters;
   private final Dependency postgres;
   private final Dependency redis;
+  private final Notifier notifier;
   /** Called with each task id whose outcome is written (its lease is no longer held). */
   private final Consumer<Long> written;
   private final Runnable slotsFreed;
@@ -52,7 +53,7 @@ final class Outcomes {
   private boolean flushPending;
 
   Outcomes(Vertx vertx, Pool pool, Backlog backlog, TaskEvents events, TaskMeters meters, Dependency postgres, Dependency redis,
-           Consumer<Long> written, Runnable slotsFreed) {
+           Notifier notifier, Consumer<Long> written, Runnable slotsFreed) {
     this.vertx = vertx;
     this.pool = pool;
     this.backlog = backlog;
@@ -60,6 +61,7 @@ final class Outcomes {
     this.meters = meters;
     this.postgres = postgres;
     this.redis = redis;
+    this.notifier = notifier;
     this.written = written;
     this.slotsFreed = slotsFreed;
   }
@@ -98,6 +100,7 @@ final class Outcomes {
         }
         JsonObject changed = TaskJson.task(rows.iterator().next());
         events.changed(changed);
+        notifier.deliver(rows);
         if (!"queued".equals(changed.getString("status"))) {
           return Future.succeededFuture();
         }
@@ -138,6 +141,7 @@ final class Outcomes {
           events.changed(TaskJson.task(row));
         }
         batch.stream().filter(success -> !done.contains(success.id())).forEach(success -> fencedOut(success.id(), success.attempt()));
+        notifier.deliver(rows);
         return null;
       })
       // Not written: the leases lapse and the housekeeper's reaper delivers them again.

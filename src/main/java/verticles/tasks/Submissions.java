@@ -51,7 +51,8 @@ final class Submissions {
       .addValue(spec.runAt())
       .addValue(spec.idempotencyKey())
       .addValue(scheduleId)
-      .addValue(occurrence);
+      .addValue(occurrence)
+      .addValue(spec.notifyAddress());
     return ensureQueues(Set.of(spec.queue()))
       .compose(ignored -> pool.preparedQuery(TaskSql.INSERT).execute(args))
       .compose(rows -> {
@@ -88,6 +89,7 @@ final class Submissions {
     Integer[] timeouts = new Integer[n];
     OffsetDateTime[] runAts = new OffsetDateTime[n];
     String[] keys = new String[n];
+    String[] notify = new String[n];
     for (int i = 0; i < n; i++) {
       TaskSpec spec = specs.get(i);
       types[i] = spec.type();
@@ -99,9 +101,10 @@ final class Submissions {
       timeouts[i] = spec.timeoutMs();
       runAts[i] = spec.runAt();
       keys[i] = spec.idempotencyKey();
+      notify[i] = spec.notifyAddress();
     }
     Tuple args = Tuple.of(owner, types, queues, priorities, payloads, maxAttempts)
-      .addValue(backoffs).addValue(timeouts).addValue(runAts).addValue(keys);
+      .addValue(backoffs).addValue(timeouts).addValue(runAts).addValue(keys).addValue(notify);
     return ensureQueues(new HashSet<>(List.of(queues)))
       .compose(ignored -> pool.preparedQuery(TaskSql.INSERT_MANY).execute(args))
       .compose(rows -> {

@@ -13,6 +13,7 @@ import verticles.common.Addresses;
 import verticles.common.Caller;
 import verticles.common.Config;
 import verticles.common.Database;
+import verticles.common.Dependency;
 import verticles.common.Failure;
 import verticles.common.Page;
 import verticles.common.RedisStore;
@@ -35,6 +36,7 @@ public class TaskApiVerticle extends VerticleBase {
   private Backlog backlog;
   private TaskEvents events;
   private Submissions submissions;
+  private Notifier notifier;
 
   @Override
   public Future<?> start() {
@@ -43,6 +45,7 @@ public class TaskApiVerticle extends VerticleBase {
     backlog = new Backlog(redis);
     events = new TaskEvents(vertx);
     submissions = new Submissions(vertx, pool, backlog, events, new TaskMeters(BackendRegistries.getNow(config().getString(Config.NODE_NAME))));
+    notifier = new Notifier(vertx, pool, Dependency.postgres(vertx, config(), pool));
     Schedules schedules = new Schedules(pool, events);
     Queues queues = new Queues(vertx, pool, backlog);
 
@@ -114,6 +117,7 @@ public class TaskApiVerticle extends VerticleBase {
       }
       JsonObject task = TaskJson.task(rows.iterator().next());
       events.changed(task);
+      notifier.deliver(rows);
       return backlog.forget(task.getString("queue"), id, task.getInteger("priority")).otherwiseEmpty().map(task);
     });
   }

@@ -18,7 +18,7 @@ import java.util.TreeSet;
  * caller's own (or an admin's) with exact ids.
  */
 record TaskSpec(String type, String queue, int priority, JsonObject payload, int maxAttempts, Backoff backoff, int timeoutMs,
-                OffsetDateTime runAt, String idempotencyKey) {
+                OffsetDateTime runAt, String idempotencyKey, String notifyAddress) {
 
   static final String DEFAULT_QUEUE = "default";
   static final int DEFAULT_PRIORITY = 0;
@@ -29,7 +29,8 @@ record TaskSpec(String type, String queue, int priority, JsonObject payload, int
 
   /**
    * Reads {@code json} for {@code caller}; failures name fields with {@code prefix} (e.g.
-   * "tasks.3."). {@code key} is the idempotency key, if any.
+   * "tasks.3."). {@code key} is the idempotency key, if any. A {@code notify} address (where
+   * the outcome is delivered) comes only from services on the bus: the API document refuses it.
    */
   static TaskSpec parse(JsonObject json, Caller caller, String prefix, String key) {
     String type = json.getString("type");
@@ -49,7 +50,8 @@ record TaskSpec(String type, String queue, int priority, JsonObject payload, int
   static TaskSpec stored(JsonObject json, OffsetDateTime runAt, String key) {
     return new TaskSpec(json.getString("type"), json.getString("queue", DEFAULT_QUEUE), json.getInteger("priority", DEFAULT_PRIORITY),
       json.getJsonObject("payload", new JsonObject()), json.getInteger("max_attempts", DEFAULT_MAX_ATTEMPTS),
-      Backoff.of(json.getJsonObject("backoff")), json.getInteger("timeout_ms", DEFAULT_TIMEOUT_MS), runAt, key);
+      Backoff.of(json.getJsonObject("backoff")), json.getInteger("timeout_ms", DEFAULT_TIMEOUT_MS), runAt, key,
+      json.getString("notify"));
   }
 
   private static void checkMoneyMove(JsonObject payload, Caller caller, String prefix) {

@@ -15,11 +15,11 @@ final class TaskSql {
   private TaskSql() {
   }
 
-  /** $1 owner … $10 idempotency key, $11 schedule id, $12 occurrence; status from run_at. Null row: the key or occurrence exists. */
+  /** $1 owner … $10 idempotency key, $11 schedule id, $12 occurrence, $13 notify address; status from run_at. No row: the key or occurrence exists. */
   static final String INSERT = """
     INSERT INTO tasks (owner_id, type, queue, priority, payload, max_attempts, backoff, timeout_ms, run_at,
-                       idempotency_key, schedule_id, occurrence, status, queued_at)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12,
+                       idempotency_key, schedule_id, occurrence, notify, status, queued_at)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13,
             CASE WHEN $9 > now() THEN 'scheduled' ELSE 'queued' END,
             CASE WHEN $9 > now() THEN NULL ELSE now() END)
     ON CONFLICT DO NOTHING
@@ -35,13 +35,13 @@ final class TaskSql {
     WITH input AS (
       SELECT nextval(pg_get_serial_sequence('tasks', 'id')) AS id, i.*
       FROM unnest($2::text[], $3::text[], $4::smallint[], $5::text[], $6::int[], $7::text[], $8::int[],
-                  $9::timestamptz[], $10::text[])
-        WITH ORDINALITY AS i (type, queue, priority, payload, max_attempts, backoff, timeout_ms, run_at, idempotency_key, ord)
+                  $9::timestamptz[], $10::text[], $11::text[])
+        WITH ORDINALITY AS i (type, queue, priority, payload, max_attempts, backoff, timeout_ms, run_at, idempotency_key, notify, ord)
     ), inserted AS (
       INSERT INTO tasks (id, owner_id, type, queue, priority, payload, max_attempts, backoff, timeout_ms, run_at,
-                         idempotency_key, status, queued_at)
+                         idempotency_key, notify, status, queued_at)
       OVERRIDING SYSTEM VALUE
-      SELECT id, $1, type, queue, priority, payload::jsonb, max_attempts, backoff::jsonb, timeout_ms, run_at, idempotency_key,
+      SELECT id, $1, type, queue, priority, payload::jsonb, max_attempts, backoff::jsonb, timeout_ms, run_at, idempotency_key, notify,
              CASE WHEN run_at > now() THEN 'scheduled' ELSE 'queued' END,
              CASE WHEN run_at > now() THEN NULL ELSE now() END
       FROM input ORDER BY ord
@@ -134,7 +134,7 @@ final class TaskSql {
   static final String REAP = """
     UPDATE tasks
     SET status = CASE WHEN attempts >= max_attempts THEN 'dead' ELSE 'queued' END, run_at = now(), queued_at = now(),
-        lease_until = NULL, leased_by = NULL, updated_at = now(),
+        finished_at = CASE WHEN attempts >= max_attempts THEN now() END, lease_until = NULL, leased_by = NULL, updated_at = now(),
         last_error = 'lease expired: the worker holding attempt ' || attempts || ' stopped answering'
     WHERE id IN (SELECT id FROM tasks WHERE status = 'running' AND lease_until < now() LIMIT 500 FOR UPDATE SKIP LOCKED)
     RETURNING *
@@ -144,7 +144,7 @@ final class TaskSql {
   static final String REAP_IDS = """
     UPDATE tasks t
     SET status = CASE WHEN attempts >= max_attempts THEN 'dead' ELSE 'queued' END, run_at = now(), queued_at = now(),
-        lease_until = NULL, leased_by = NULL, updated_at = now(),
+        finished_at = CASE WHEN attempts >= max_attempts THEN now() END, lease_until = NULL, leased_by = NULL, updated_at = now(),
         last_error = 'lease expired: the worker holding attempt ' || attempts || ' stopped answering'
     FROM unnest($1::bigint[]) AS c (id)
     WHERE t.id = c.id
@@ -202,7 +202,7 @@ final class TaskSql {
   static final String RETRY = """
     UPDATE tasks
     SET status = 'queued', run_at = now(), queued_at = now(), max_attempts = greatest(max_attempts, attempts + 1),
-        finished_at = NULL, updated_at = now()
+        finished_at = NULL, notified_at = NULL, notify_after = NULL, updated_at = now()
     WHERE id = $1 AND status IN ('failed', 'dead')
     RETURNING *
     """;
@@ -232,6 +232,34 @@ final class TaskSql {
            count(*) FILTER (WHERE status = 'succeeded' AND finished_at > now() - interval '1 minute') AS done_last_minute,
            min(queued_at) FILTER (WHERE status = 'queued' AND run_at <= now()) AS oldest_ready
     FROM tasks GROUP BY queue
+    """;
+
+  // ---- the notify delivery ----
+
+  /** The owner acknowledged the outcome of these tasks ($1). */
+  static final String NOTIFIED = """
+    UPDATE tasks t SET notified_at = now()
+    FROM unnest($1::bigint[]) AS c (id)
+    WHERE t.id = c.id AND t.notified_at IS NULL
+    """;
+
+  /**
+   * Finished tasks whose owner has not acknowledged the outcome, a few seconds after the first
+   * delivery was due: claimed for 10 s (SKIP LOCKED and notify_after), so the housekeepers of
+   * several nodes do not send the same one together.
+   */
+  static final String NOTIFY_DUE = """
+    UPDATE tasks t SET notify_after = now() + interval '10 seconds'
+    FROM (
+      SELECT id FROM tasks
+      WHERE notify IS NOT NULL AND notified_at IS NULL
+        AND status IN ('succeeded', 'failed', 'dead', 'cancelled')
+        AND coalesce(notify_after, finished_at + interval '3 seconds') < now()
+      ORDER BY finished_at LIMIT 500
+      FOR UPDATE SKIP LOCKED
+    ) due
+    WHERE t.id = due.id
+    RETURNING t.*
     """;
 
   // ---- schedules ----

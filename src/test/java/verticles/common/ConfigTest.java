@@ -49,6 +49,24 @@ class ConfigTest {
     assertEquals(16, config.integer(Config.DB_POOL_SIZE), "untouched keys keep their defaults");
   }
 
+  @Test
+  void itIsKnownWhichKeysWereSetAndWhereARefusalNamesTheirSource(@TempDir Path dir) throws IOException {
+    Path dotEnv = dir.resolve(".env");
+    Files.writeString(dotEnv, "EMBEDDED_REDIS_PORT=16380\n");
+    Config config = Config.load(Map.of("EMBEDDED_PG_PORT", "15432"), dotEnv);
+
+    assertTrue(config.explicit(Config.EMBEDDED_PG_PORT), "set in the environment, even to its default value");
+    assertTrue(config.explicit(Config.EMBEDDED_REDIS_PORT), "set in .env");
+    assertFalse(config.explicit(Config.HTTP_PORT), "left at its default");
+    assertTrue(config.with(Config.DATABASE_URL, "postgresql://db/x").explicit(Config.EMBEDDED_PG_PORT), "copies keep it");
+    assertEquals("EMBEDDED_PG_PORT (from the environment) is '15432', expected a free port",
+      config.refuse(Config.EMBEDDED_PG_PORT, "a free port").getMessage());
+    assertEquals("EMBEDDED_REDIS_PORT (from .env) is '16380', expected a free port",
+      config.refuse(Config.EMBEDDED_REDIS_PORT, "a free port").getMessage());
+    assertEquals("HTTP_PORT (from conf/config.json) is '8080', expected a free port",
+      config.refuse(Config.HTTP_PORT, "a free port").getMessage());
+  }
+
   @ParameterizedTest(name = "{0}={1} is refused")
   @CsvSource(delimiter = '|', value = {
     "HTTP_PORT|abc",

@@ -1,6 +1,7 @@
 package verticles.common;
 
 import org.junit.jupiter.api.Test;
+import verticles.Migrations;
 import verticles.support.TestServers;
 
 import java.sql.Connection;

@@ -7,6 +7,7 @@ import io.vertx.junit5.VertxTestContext;
 import io.vertx.sqlclient.Pool;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
+import verticles.Migrations;
 import verticles.support.TestServers;
 
 import java.sql.Connection;

@@ -11,12 +11,16 @@ import io.vertx.ext.auth.JWTOptions;
 import io.vertx.ext.auth.PubSecKeyOptions;
 import io.vertx.ext.auth.jwt.JWTAuth;
 import io.vertx.ext.auth.jwt.JWTAuthOptions;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.AfterAllCallback;
+import org.junit.jupiter.api.extension.BeforeAllCallback;
+import org.junit.jupiter.api.extension.ExtensionContext;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.slf4j.LoggerFactory;
-import verticles.Node;
 import verticles.support.Api;
+import verticles.support.PulseNode;
 import verticles.support.TestServers;
 
 import java.nio.charset.StandardCharsets;
@@ -49,47 +53,57 @@ class IdentityApiTest {
   private static final List<String> SECRETS = Collections.synchronizedList(new ArrayList<>());
   private static final ConcurrentLinkedQueue<String> LOG_LINES = new ConcurrentLinkedQueue<>();
 
-  private static Node node;
+  /** Every log line from before the node starts until after it stops; none may hold a secret. */
+  @RegisterExtension
+  @Order(1)
+  static final LogCapture capture = new LogCapture();
+
+  @RegisterExtension
+  @Order(2)
+  static final PulseNode node = PulseNode.withAdmin(ADMIN, ADMIN_PASSWORD)
+    .with("BODY_LIMIT_BYTES", "65536").with("CORS_ORIGINS", "https://app.example");
+
   private static Api api;
-  private static AppenderBase<ILoggingEvent> capture;
 
   @BeforeAll
-  static void start() throws Exception {
-    LoggerContext logback = (LoggerContext) LoggerFactory.getILoggerFactory();
-    capture = new AppenderBase<>() {
+  static void start() {
+    api = node.api();
+    SECRETS.add(node.adminToken());
+  }
+
+  /** Registered before the node, so it sees the node start and stop (its after-all runs last). */
+  static final class LogCapture implements BeforeAllCallback, AfterAllCallback {
+
+    private final AppenderBase<ILoggingEvent> appender = new AppenderBase<>() {
       @Override
       protected void append(ILoggingEvent event) {
         LOG_LINES.add(event.getFormattedMessage() + " " + event.getArgumentArray() + " "
           + (event.getThrowableProxy() == null ? "" : event.getThrowableProxy().getMessage()));
       }
     };
-    capture.setContext(logback);
-    capture.start();
-    logback.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME).addAppender(capture);
-    logback.getLogger("verticles").setLevel(Level.DEBUG);
-    logback.getLogger("pulse").setLevel(Level.DEBUG);
 
-    SECRETS.add(ADMIN_PASSWORD);
-    var config = TestServers.config(Map.of(
-      "DATABASE_URL", TestServers.freshDatabase(),
-      "ADMIN_USERNAME", ADMIN, "ADMIN_PASSWORD", ADMIN_PASSWORD,
-      "RATE_LIMIT_AUTH_PER_MINUTE", "100000", "RATE_LIMIT_USER_PER_MINUTE", "100000",
-      "BODY_LIMIT_BYTES", "65536", "CORS_ORIGINS", "https://app.example"));
-    node = Node.start(config).toCompletionStage().toCompletableFuture().get(60, TimeUnit.SECONDS);
-    api = new Api(config.integer("HTTP_PORT"));
-  }
+    @Override
+    public void beforeAll(ExtensionContext context) {
+      LoggerContext logback = (LoggerContext) LoggerFactory.getILoggerFactory();
+      appender.setContext(logback);
+      appender.start();
+      logback.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME).addAppender(appender);
+      logback.getLogger("verticles").setLevel(Level.DEBUG);
+      logback.getLogger("pulse").setLevel(Level.DEBUG);
+      SECRETS.add(ADMIN_PASSWORD);
+    }
 
-  @AfterAll
-  static void stop() throws Exception {
-    node.stop().toCompletionStage().toCompletableFuture().get(20, TimeUnit.SECONDS);
-    LoggerContext logback = (LoggerContext) LoggerFactory.getILoggerFactory();
-    logback.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME).detachAppender(capture);
-    logback.getLogger("verticles").setLevel(Level.INFO);
-    logback.getLogger("pulse").setLevel(null);
-    assertFalse(LOG_LINES.isEmpty(), "the capture saw the suite's log lines");
-    for (String secret : SECRETS) {
-      for (String line : LOG_LINES) {
-        assertFalse(line.contains(secret), "a password or token reached the log: " + line);
+    @Override
+    public void afterAll(ExtensionContext context) {
+      LoggerContext logback = (LoggerContext) LoggerFactory.getILoggerFactory();
+      logback.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME).detachAppender(appender);
+      logback.getLogger("verticles").setLevel(Level.INFO);
+      logback.getLogger("pulse").setLevel(null);
+      assertFalse(LOG_LINES.isEmpty(), "the capture saw the suite's log lines");
+      for (String secret : SECRETS) {
+        for (String line : LOG_LINES) {
+          assertFalse(line.contains(secret), "a password or token reached the log: " + line);
+        }
       }
     }
   }

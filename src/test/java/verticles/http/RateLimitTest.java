@@ -8,19 +8,15 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.slf4j.LoggerFactory;
-import verticles.Node;
-import verticles.common.EmbeddedServers;
+import verticles.EmbeddedServers;
 import verticles.support.Api;
+import verticles.support.PulseNode;
 import verticles.support.ServerFiles;
-import verticles.support.TestServers;
 
-import java.nio.file.Path;
-import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
@@ -29,21 +25,22 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /** Rate limits live in Redis: they hold across HTTP instances, and have a stated policy when Redis is down. */
 class RateLimitTest {
 
-  @TempDir
-  static Path redisDir;
+  /** A Redis of this test's own, so it can be stopped; low limits, two HTTP instances. */
+  @RegisterExtension
+  static final PulseNode node = PulseNode.create().withOwnRedis()
+    .with("HTTP_INSTANCES", "2").with("RATE_LIMIT_AUTH_PER_MINUTE", "5").with("RATE_LIMIT_USER_PER_MINUTE", "8");
 
   private static EmbeddedServers redis;
-  private static Node node;
   private static int port;
   private static int redisPort;
   private static final Set<String> ACCESS_THREADS = ConcurrentHashMap.newKeySet();
   private static AppenderBase<ILoggingEvent> threads;
 
   @BeforeAll
-  static void start() throws Exception {
-    redis = EmbeddedServers.open(redisDir);
-    String redisUrl = redis.startRedis(0);
-    redisPort = java.net.URI.create(redisUrl).getPort();
+  static void start() {
+    redis = node.redis();
+    redisPort = node.redisPort();
+    port = node.port();
     LoggerContext logback = (LoggerContext) LoggerFactory.getILoggerFactory();
     threads = new AppenderBase<>() {
       @Override
@@ -55,17 +52,10 @@ class RateLimitTest {
     threads.start();
     logback.getLogger("pulse.access").addAppender(threads);
     logback.getLogger("pulse.access").setLevel(ch.qos.logback.classic.Level.INFO);
-
-    var config = TestServers.config(Map.of("REDIS_URL", redisUrl, "DATABASE_URL", TestServers.freshDatabase(),
-      "HTTP_INSTANCES", "2", "RATE_LIMIT_AUTH_PER_MINUTE", "5", "RATE_LIMIT_USER_PER_MINUTE", "8"));
-    port = config.integer("HTTP_PORT");
-    node = Node.start(config).toCompletionStage().toCompletableFuture().get(60, TimeUnit.SECONDS);
   }
 
   @AfterAll
-  static void stop() throws Exception {
-    node.stop().toCompletionStage().toCompletableFuture().get(20, TimeUnit.SECONDS);
-    redis.close();
+  static void stop() {
     LoggerContext logback = (LoggerContext) LoggerFactory.getILoggerFactory();
     logback.getLogger("pulse.access").detachAppender(threads);
     logback.getLogger("pulse.access").setLevel(null);

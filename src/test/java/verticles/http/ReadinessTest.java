@@ -1,22 +1,18 @@
 package verticles.http;
 
 import io.vertx.core.json.JsonObject;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-import verticles.Node;
-import verticles.common.EmbeddedServers;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import verticles.EmbeddedServers;
 import verticles.support.NodeProcess;
-import verticles.support.TestServers;
+import verticles.support.PulseNode;
 
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.file.Path;
 import java.time.Duration;
-import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -25,28 +21,18 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /** Readiness follows the real state of Redis: up, down while it is stopped, up again after. */
 class ReadinessTest {
 
-  @TempDir
-  static Path redisDir;
+  /** A Redis of this test's own, so the test can stop it without disturbing the others. */
+  @RegisterExtension
+  static final PulseNode node = PulseNode.create().withOwnRedis().with("HEALTH_TIMEOUT_MS", "1000");
 
   private static EmbeddedServers redis;
-  private static Node node;
   private static int port;
   private static final HttpClient HTTP = HttpClient.newHttpClient();
 
   @BeforeAll
-  static void startNode() throws Exception {
-    // A Redis of this test's own, so the test can stop it without disturbing the others.
-    redis = EmbeddedServers.open(redisDir);
-    String redisUrl = redis.startRedis(0);
-    var config = TestServers.config(Map.of("REDIS_URL", redisUrl, "HEALTH_TIMEOUT_MS", "1000"));
-    port = config.integer("HTTP_PORT");
-    node = Node.start(config).toCompletionStage().toCompletableFuture().get(60, TimeUnit.SECONDS);
-  }
-
-  @AfterAll
-  static void stopNode() throws Exception {
-    node.stop().toCompletionStage().toCompletableFuture().get(20, TimeUnit.SECONDS);
-    redis.close();
+  static void start() {
+    redis = node.redis();
+    port = node.port();
   }
 
   @Test

@@ -8,11 +8,11 @@ import net.logstash.logback.encoder.LogstashEncoder;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.slf4j.LoggerFactory;
-import verticles.Node;
 import verticles.common.ServiceHealth;
 import verticles.common.logging.RequestIdJsonProvider;
-import verticles.support.TestServers;
+import verticles.support.PulseNode;
 
 import java.io.ByteArrayOutputStream;
 import java.net.URI;
@@ -21,8 +21,6 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
-import java.util.Map;
-import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -35,13 +33,16 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  */
 class RequestIdLogTest {
 
-  private static Node node;
+  @RegisterExtension
+  static final PulseNode node = PulseNode.create();
+
   private static int port;
   private static final ByteArrayOutputStream LOG = new ByteArrayOutputStream();
   private static OutputStreamAppender<ch.qos.logback.classic.spi.ILoggingEvent> appender;
 
   @BeforeAll
-  static void start() throws Exception {
+  static void start() {
+    port = node.port();
     LoggerContext logback = (LoggerContext) LoggerFactory.getILoggerFactory();
     LogstashEncoder encoder = new LogstashEncoder();
     encoder.addProvider(new RequestIdJsonProvider());
@@ -55,15 +56,10 @@ class RequestIdLogTest {
     ch.qos.logback.classic.Logger health = logback.getLogger(ServiceHealth.class);
     health.setLevel(Level.DEBUG);
     health.addAppender(appender);
-
-    var config = TestServers.config(Map.of());
-    port = config.integer("HTTP_PORT");
-    node = Node.start(config).toCompletionStage().toCompletableFuture().get(60, TimeUnit.SECONDS);
   }
 
   @AfterAll
-  static void stop() throws Exception {
-    node.stop().toCompletionStage().toCompletableFuture().get(20, TimeUnit.SECONDS);
+  static void stop() {
     ch.qos.logback.classic.Logger health = ((LoggerContext) LoggerFactory.getILoggerFactory()).getLogger(ServiceHealth.class);
     health.detachAppender(appender);
     health.setLevel(null);

@@ -4,13 +4,13 @@ import io.vertx.core.eventbus.DeliveryOptions;
 import io.vertx.core.eventbus.ReplyException;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import verticles.Node;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import verticles.common.BusHeaders;
 import verticles.common.Failure;
 import verticles.support.Api;
+import verticles.support.PulseNode;
 import verticles.support.TestServers;
 
 import java.net.URI;
@@ -21,7 +21,6 @@ import java.time.Duration;
 import java.time.OffsetDateTime;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.Random;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
@@ -43,7 +42,9 @@ class LedgerApiTest {
   private static final String ADMIN = "bank";
   private static final String ADMIN_PASSWORD = "bank-password-1";
 
-  private static Node node;
+  @RegisterExtension
+  static final PulseNode node = PulseNode.withAdmin(ADMIN, ADMIN_PASSWORD).with("DB_POOL_SIZE", "24");
+
   private static Api api;
   private static int port;
   private static String databaseUrl;
@@ -51,20 +52,11 @@ class LedgerApiTest {
   private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
 
   @BeforeAll
-  static void start() throws Exception {
-    databaseUrl = TestServers.freshDatabase();
-    var config = TestServers.config(Map.of("DATABASE_URL", databaseUrl, "ADMIN_USERNAME", ADMIN,
-      "ADMIN_PASSWORD", ADMIN_PASSWORD, "RATE_LIMIT_AUTH_PER_MINUTE", "100000", "RATE_LIMIT_USER_PER_MINUTE", "100000",
-      "DB_POOL_SIZE", "24"));
-    node = Node.start(config).toCompletionStage().toCompletableFuture().get(60, TimeUnit.SECONDS);
-    port = config.integer("HTTP_PORT");
-    api = new Api(port);
-    admin = api.login(ADMIN, ADMIN_PASSWORD);
-  }
-
-  @AfterAll
-  static void stop() throws Exception {
-    node.stop().toCompletionStage().toCompletableFuture().get(20, TimeUnit.SECONDS);
+  static void start() {
+    databaseUrl = node.databaseUrl();
+    port = node.port();
+    api = node.api();
+    admin = node.adminToken();
   }
 
   private static final AtomicInteger USERS = new AtomicInteger();

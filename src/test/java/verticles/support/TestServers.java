@@ -1,7 +1,7 @@
 package verticles.support;
 
+import verticles.EmbeddedServers;
 import verticles.common.Config;
-import verticles.common.EmbeddedServers;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;

@@ -1,24 +1,17 @@
 package verticles.tasks;
 
 import io.vertx.core.json.JsonObject;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-import verticles.Node;
-import verticles.common.Config;
-import verticles.common.EmbeddedServers;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import verticles.support.Api;
+import verticles.support.PulseNode;
 import verticles.support.ServerFiles;
 import verticles.support.TestServers;
 
-import java.net.URI;
-import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.Statement;
 import java.time.Duration;
-import java.util.Map;
-import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
@@ -30,33 +23,22 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
  */
 class LeaseExpiryTest {
 
-  @TempDir
-  static Path redisDir;
+  /** A Redis of this test's own, whose leases the test edits; a 2 s lease and a reaper that waits ten minutes. */
+  @RegisterExtension
+  static final PulseNode node = PulseNode.withAdmin("ops", "ops-password-1").withOwnRedis()
+    .with("TASK_LEASE_MS", "2000").with("TASK_RECONCILE_MS", "600000");
 
-  private static EmbeddedServers redis;
   private static int redisPort;
   private static String databaseUrl;
-  private static Node node;
   private static Api api;
   private static String admin;
 
   @BeforeAll
-  static void start() throws Exception {
-    redis = EmbeddedServers.open(redisDir);
-    redisPort = URI.create(redis.startRedis(0)).getPort();
-    databaseUrl = TestServers.freshDatabase();
-    Config config = TestServers.config(Map.of("DATABASE_URL", databaseUrl, "REDIS_URL", "redis://127.0.0.1:" + redisPort,
-      "ADMIN_USERNAME", "ops", "ADMIN_PASSWORD", "ops-password-1",
-      "TASK_LEASE_MS", "2000", "TASK_RECONCILE_MS", "600000"));
-    node = Node.start(config).toCompletionStage().toCompletableFuture().get(60, TimeUnit.SECONDS);
-    api = new Api(config.integer("HTTP_PORT"));
-    admin = api.login("ops", "ops-password-1");
-  }
-
-  @AfterAll
-  static void stop() throws Exception {
-    node.stop().toCompletionStage().toCompletableFuture().get(20, TimeUnit.SECONDS);
-    redis.close();
+  static void start() {
+    redisPort = node.redisPort();
+    databaseUrl = node.databaseUrl();
+    api = node.api();
+    admin = node.adminToken();
   }
 
   private static long succeededNoop() {

@@ -5,7 +5,7 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import verticles.common.EmbeddedServers;
+import verticles.EmbeddedServers;
 import verticles.support.Api;
 import verticles.support.NodeProcess;
 import verticles.support.TestServers;
