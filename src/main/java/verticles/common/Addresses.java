@@ -101,6 +101,21 @@ public final class Addresses {
     public static final String UPDATE = "queues.update";
   }
 
+  /** RetailJobsVerticle: Retail Pulse image jobs and the store master. */
+  public static final class Jobs {
+    private Jobs() {
+    }
+
+    public static final String SUBMIT = "jobs.submit";
+    /** The original contract's status answer ({status, job_id, error?}). */
+    public static final String STATUS = "jobs.status";
+    public static final String GET = "jobs.get";
+    public static final String LIST = "jobs.list";
+    /** The notify address of image tasks: each image's outcome, folded into its job. */
+    public static final String IMAGE_OUTCOME = "jobs.image.outcome";
+    public static final String IMPORT_STORES = "stores.import";
+  }
+
   /** Pushes for watchers (a publish can be missed: nothing may depend on catching one). */
   public static final class Events {
     private Events() {

@@ -1,5 +1,7 @@
 package verticles.common;
 
+import io.vertx.core.MultiMap;
+
 /**
  * The delivery headers Pulse's messages carry: who a request is for, and what a task delivery
  * is. Bodies carry the request's data; these carry its context.
@@ -21,4 +23,17 @@ public final class BusHeaders {
   public static final String TIMEOUT_MS = "x-timeout-ms";
   /** Task deliveries: the dispatcher's own address, where the receiving node says it has the task. */
   public static final String DISPATCHER = "x-dispatcher";
+
+  /**
+   * The time a task handler has to answer ({@link #TIMEOUT_MS}: the dispatcher already keeps a
+   * tenth of the task's timeout for itself), at least a second; {@code fallback} when not said.
+   */
+  public static long timeoutMs(MultiMap headers, long fallback) {
+    String given = headers.get(TIMEOUT_MS);
+    try {
+      return given == null ? fallback : Math.max(1000, Long.parseLong(given));
+    } catch (NumberFormatException e) {
+      return fallback;
+    }
+  }
 }

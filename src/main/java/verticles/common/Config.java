@@ -54,9 +54,16 @@ public final class Config {
   public static final String TASK_NODE_CONCURRENCY = "TASK_NODE_CONCURRENCY";
   public static final String TASK_RECONCILE_MS = "TASK_RECONCILE_MS";
   public static final String OUTBOUND_ALLOWLIST = "OUTBOUND_ALLOWLIST";
+  public static final String IMAGE_MAX_BYTES = "IMAGE_MAX_BYTES";
+  public static final String IMAGE_MAX_PIXELS = "IMAGE_MAX_PIXELS";
+  public static final String IMAGE_READ_TIMEOUT_MS = "IMAGE_READ_TIMEOUT_MS";
+  /** Off when empty; otherwise typed as {@code {"min": ms, "max": ms}}. */
+  public static final String RETAIL_SIMULATED_PROCESSING_MS = "RETAIL_SIMULATED_PROCESSING_MS";
   public static final String CORS_ORIGINS = "CORS_ORIGINS";
   public static final String RATE_LIMIT_AUTH_PER_MINUTE = "RATE_LIMIT_AUTH_PER_MINUTE";
   public static final String RATE_LIMIT_USER_PER_MINUTE = "RATE_LIMIT_USER_PER_MINUTE";
+  public static final String RATE_LIMIT_RETAIL_PER_MINUTE = "RATE_LIMIT_RETAIL_PER_MINUTE";
+  public static final String RETAIL_REQUIRE_TOKEN = "RETAIL_REQUIRE_TOKEN";
   public static final String JWT_ALGORITHM = "JWT_ALGORITHM";
   public static final String JWT_SECRET = "JWT_SECRET";
   public static final String JWT_PRIVATE_KEY_FILE = "JWT_PRIVATE_KEY_FILE";
@@ -75,7 +82,7 @@ public final class Config {
   /** Set by the node itself, not read from outside: how this node names itself in health and logs. */
   public static final String NODE_NAME = "NODE_NAME";
 
-  private enum Kind { TEXT, SECRET, PORT, POSITIVE, COUNT, BOOLEAN, PG_URL, REDIS_URL, ROLES, MEMBERS, LOG_FORMAT, LOG_LEVEL, JWT_ALGORITHM, CURRENCY }
+  private enum Kind { TEXT, SECRET, PORT, POSITIVE, COUNT, BOOLEAN, PG_URL, REDIS_URL, ROLES, MEMBERS, LOG_FORMAT, LOG_LEVEL, JWT_ALGORITHM, CURRENCY, ALLOWLIST, RANGE }
 
   private static final Map<String, Kind> KINDS = Map.ofEntries(
     Map.entry(HTTP_HOST, Kind.TEXT),
@@ -106,10 +113,16 @@ public final class Config {
     Map.entry(TASK_LEASE_MS, Kind.POSITIVE),
     Map.entry(TASK_NODE_CONCURRENCY, Kind.POSITIVE),
     Map.entry(TASK_RECONCILE_MS, Kind.POSITIVE),
-    Map.entry(OUTBOUND_ALLOWLIST, Kind.TEXT),
+    Map.entry(OUTBOUND_ALLOWLIST, Kind.ALLOWLIST),
+    Map.entry(IMAGE_MAX_BYTES, Kind.POSITIVE),
+    Map.entry(IMAGE_MAX_PIXELS, Kind.POSITIVE),
+    Map.entry(IMAGE_READ_TIMEOUT_MS, Kind.POSITIVE),
+    Map.entry(RETAIL_SIMULATED_PROCESSING_MS, Kind.RANGE),
     Map.entry(CORS_ORIGINS, Kind.TEXT),
     Map.entry(RATE_LIMIT_AUTH_PER_MINUTE, Kind.POSITIVE),
     Map.entry(RATE_LIMIT_USER_PER_MINUTE, Kind.POSITIVE),
+    Map.entry(RATE_LIMIT_RETAIL_PER_MINUTE, Kind.POSITIVE),
+    Map.entry(RETAIL_REQUIRE_TOKEN, Kind.BOOLEAN),
     Map.entry(JWT_ALGORITHM, Kind.JWT_ALGORITHM),
     Map.entry(JWT_SECRET, Kind.SECRET),
     Map.entry(JWT_PRIVATE_KEY_FILE, Kind.TEXT),
@@ -292,6 +305,15 @@ public final class Config {
         } catch (IllegalArgumentException e) {
           throw invalid(key, raw, source, "an ISO-4217 currency code such as USD");
         }
+      case ALLOWLIST:
+        try {
+          new OutboundPolicy(raw);
+          return raw;
+        } catch (IllegalArgumentException e) {
+          throw invalid(key, raw, source, "a comma list of host names and CIDRs such as 127.0.0.1/32");
+        }
+      case RANGE:
+        return range(key, raw, source);
       case JWT_ALGORITHM:
         return oneOf(key, raw.toUpperCase(Locale.ROOT), source, List.of("HS256", "RS256", "ES256"));
       default:
@@ -320,6 +342,24 @@ public final class Config {
       // reported below
     }
     throw invalid(key, raw, source, expected);
+  }
+
+  /** Empty (off: null) or {@code min-max} milliseconds, typed as {@code {"min": .., "max": ..}}; a lone number is min = max. */
+  private static JsonObject range(String key, String raw, String source) {
+    if (raw.isEmpty()) {
+      return null;
+    }
+    String expected = "empty (off) or a range of milliseconds such as 100-400";
+    String[] bounds = raw.split("-", -1);
+    if (bounds.length > 2) {
+      throw invalid(key, raw, source, expected);
+    }
+    int min = number(key, bounds[0].trim(), source, 0, 3_600_000, expected);
+    int max = bounds.length == 1 ? min : number(key, bounds[1].trim(), source, 0, 3_600_000, expected);
+    if (min > max) {
+      throw invalid(key, raw, source, expected + " (the smaller number first)");
+    }
+    return new JsonObject().put("min", min).put("max", max);
   }
 
   private static String url(String key, String raw, String source, Set<String> schemes, String expected) {

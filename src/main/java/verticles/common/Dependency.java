@@ -3,6 +3,7 @@ package verticles.common;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.micrometer.backends.BackendRegistries;
@@ -10,6 +11,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
 import java.util.WeakHashMap;
 import java.util.function.Supplier;
 
@@ -17,8 +19,9 @@ import java.util.function.Supplier;
  * A server this node depends on (PostgreSQL, Redis), as the node sees it: up or down. One
  * state per node and server, shared by all its verticles, so an outage is said once: WARN when
  * it starts, INFO when it ends (with how long it lasted and how many calls failed meanwhile), a
- * counter in between. While it is down, loops that poll it ({@link #mayTry}) back off
- * exponentially (100 ms doubling to 5 s) instead of spinning, and a probe watches for its return.
+ * counter in between. A watch asks it every second, so an outage (and its end) is seen even
+ * when nothing else calls; while it is down, loops that poll it ({@link #mayTry}) back off
+ * exponentially (100 ms doubling to 5 s) instead of spinning.
  */
 public final class Dependency {
 
@@ -28,6 +31,7 @@ public final class Dependency {
   private static final Logger log = LoggerFactory.getLogger(Dependency.class);
   private static final long FIRST_BACKOFF_MS = 100;
   private static final long MOST_BACKOFF_MS = 5_000;
+  private static final long WATCH_MS = 1_000;
   private static final Map<Vertx, Map<String, Dependency>> NODES = new WeakHashMap<>();
 
   private final Vertx vertx;
@@ -72,7 +76,12 @@ public final class Dependency {
     Dependency dependency;
     synchronized (NODES) {
       dependency = NODES.computeIfAbsent(vertx, v -> new java.util.HashMap<>())
-        .computeIfAbsent(name, n -> new Dependency(vertx, n, address, BackendRegistries.getNow(nodeName)));
+        .computeIfAbsent(name, n -> {
+          MeterRegistry registry = BackendRegistries.getNow(nodeName);
+          Dependency created = new Dependency(vertx, n, address, registry != null ? registry : new SimpleMeterRegistry());
+          created.watch();
+          return created;
+        });
     }
     synchronized (dependency) {
       if (dependency.probe == null) {
@@ -157,7 +166,6 @@ public final class Dependency {
     if (first) {
       log.warn("{} is unavailable: {}; retrying with backoff, quietly until it is back", name, error.toString());
     }
-    probeLater();
   }
 
   /** A call succeeded: if the server was down, the outage is over. */
@@ -175,23 +183,24 @@ public final class Dependency {
     log.info("{} is available again after {} ms ({} call(s) failed meanwhile)", name, lasted, calls);
   }
 
-  private void probeLater() {
-    long delay;
-    synchronized (this) {
-      if (probing || !down || probe == null) {
-        return;
+  /** Asks the server every second (a watch per node and server) whether it answers, so an outage is seen, and its end, even when no call is made. */
+  private void watch() {
+    vertx.setPeriodic(WATCH_MS, ignored -> {
+      Supplier<Future<?>> ask;
+      synchronized (this) {
+        if (probing || probe == null) {
+          return;
+        }
+        probing = true;
+        ask = probe;
       }
-      probing = true;
-      delay = Math.max(1, nextTryAt - System.currentTimeMillis());
-    }
-    vertx.setTimer(delay, ignored -> {
       Future<?> answer;
       try {
-        answer = probe.get();
+        answer = ask.get();
       } catch (RuntimeException e) {
         answer = Future.failedFuture(e);
       }
-      answer.onComplete(result -> {
+      answer.timeout(WATCH_MS, TimeUnit.MILLISECONDS).onComplete(result -> {
         synchronized (this) {
           probing = false;
         }
@@ -203,4 +212,5 @@ public final class Dependency {
       });
     });
   }
+
 }

@@ -13,8 +13,12 @@ public final class TaskTypes {
   public static final String NOOP = "noop";
   public static final String HTTP_REQUEST = "http.request";
   public static final String LEDGER_TRANSFER = "ledger.transfer";
+  /** A Retail Pulse image: fetched, its dimensions read from its header (images.ImageWorkerVerticle). */
+  public static final String IMAGE_PERIMETER = "image.perimeter";
+  /** A product's image, measured by the same workers. */
+  public static final String PRODUCT_IMAGE = "product.image";
 
-  public static final Set<String> KNOWN = Set.of(NOOP, HTTP_REQUEST, LEDGER_TRANSFER);
+  public static final Set<String> KNOWN = Set.of(NOOP, HTTP_REQUEST, LEDGER_TRANSFER, IMAGE_PERIMETER, PRODUCT_IMAGE);
 
   private TaskTypes() {
   }

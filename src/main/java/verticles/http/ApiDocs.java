@@ -15,9 +15,7 @@ final class ApiDocs {
     for (Map.Entry<String, Object> path : document.getJsonObject("paths")) {
       for (Map.Entry<String, Object> operation : (JsonObject) path.getValue()) {
         JsonObject op = (JsonObject) operation.getValue();
-        String body = op.containsKey("requestBody")
-          ? op.getJsonObject("requestBody").getJsonObject("content").getJsonObject("application/json")
-          .getJsonObject("schema").getString("$ref", "").replace("#/components/schemas/", "") : "";
+        String body = op.containsKey("requestBody") ? bodyOf(op.getJsonObject("requestBody").getJsonObject("content")) : "";
         rows.append("<tr><td class=m>").append(operation.getKey().toUpperCase()).append("</td><td><code>")
           .append(escape(path.getKey())).append("</code></td><td>").append(escape(op.getString("summary", "")))
           .append("</td><td>").append(op.containsKey("security") ? "bearer" : "").append("</td><td>")
@@ -40,6 +38,13 @@ final class ApiDocs {
       + "</p><p>The machine-readable document: <a href=\"/openapi.yaml\">/openapi.yaml</a></p>"
       + "<table><tr><th>method</th><th>path</th><th>what</th><th>auth</th><th>body</th><th>responses</th></tr>\n"
       + rows + "</table><h2>Schemas</h2>" + schemas + "</body></html>";
+  }
+
+  /** The schema's name for JSON, or the media type for anything else (text/csv). */
+  private static String bodyOf(JsonObject content) {
+    JsonObject json = content.getJsonObject("application/json");
+    return json == null ? String.join(", ", content.fieldNames())
+      : json.getJsonObject("schema").getString("$ref", "").replace("#/components/schemas/", "");
   }
 
   private static String escape(String text) {

@@ -69,7 +69,11 @@ final class ApiRoutes {
     new Endpoint(HttpMethod.PATCH, "/api/v1/schedules/{id}", Addresses.Schedules.UPDATE, 200, Access.AUTHENTICATED),
     new Endpoint(HttpMethod.DELETE, "/api/v1/schedules/{id}", Addresses.Schedules.DELETE, 204, Access.AUTHENTICATED),
     new Endpoint(HttpMethod.GET, "/api/v1/queues", Addresses.Queues.LIST, 200, Access.AUTHENTICATED),
-    new Endpoint(HttpMethod.PATCH, "/api/v1/queues/{name}", Addresses.Queues.UPDATE, 200, Access.AUTHENTICATED));
+    new Endpoint(HttpMethod.PATCH, "/api/v1/queues/{name}", Addresses.Queues.UPDATE, 200, Access.AUTHENTICATED),
+    new Endpoint(HttpMethod.POST, "/api/v1/jobs", Addresses.Jobs.SUBMIT, 201, Access.AUTHENTICATED),
+    new Endpoint(HttpMethod.GET, "/api/v1/jobs", Addresses.Jobs.LIST, 200, Access.AUTHENTICATED),
+    new Endpoint(HttpMethod.GET, "/api/v1/jobs/{id}", Addresses.Jobs.GET, 200, Access.AUTHENTICATED),
+    new Endpoint(HttpMethod.POST, "/api/v1/stores/import", Addresses.Jobs.IMPORT_STORES, 200, Access.AUTHENTICATED));
 
   private static final String IDEMPOTENCY_KEY = "Idempotency-Key";
 

@@ -21,6 +21,9 @@ import org.yaml.snakeyaml.constructor.SafeConstructor;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.time.OffsetDateTime;
 import java.time.format.DateTimeParseException;
@@ -110,13 +113,18 @@ final class ApiSpec {
     }
     JsonObject bodySchema = null;
     JsonObject requestBody = operation.getJsonObject("requestBody");
-    if (requestBody != null) {
-      bodySchema = resolve(requestBody.getJsonObject("content").getJsonObject("application/json").getJsonObject("schema"));
+    JsonObject content = requestBody == null ? new JsonObject() : requestBody.getJsonObject("content");
+    if (content.containsKey("application/json")) {
+      bodySchema = resolve(content.getJsonObject("application/json").getJsonObject("schema"));
     }
     Schema body = bodySchema == null ? null : schema(bodySchema);
+    boolean csv = content.containsKey("text/csv");
     return rc -> {
       JsonArray errors = new JsonArray();
       JsonObject values = new JsonObject();
+      if (csv && !readCsv(rc)) {
+        return;
+      }
       for (Parameter parameter : parameters) {
         parameter.read(rc, values, errors);
       }
@@ -148,14 +156,58 @@ final class ApiSpec {
     };
   }
 
-  /** application/json, in any case, with or without parameters; nothing that merely starts like it (application/jsonp). */
+  /**
+   * A text/csv body (UTF-8, no NUL) waits for the handler as {@code {"csv": <text>}}; false when
+   * it was refused (and answered).
+   */
+  private static boolean readCsv(RoutingContext rc) {
+    if (!isMediaType(rc.request().getHeader("Content-Type"), "text/csv")) {
+      Problem.send(rc, 415, "send the body as text/csv");
+      return false;
+    }
+    byte[] bytes = rc.body().buffer() == null ? new byte[0] : rc.body().buffer().getBytes();
+    String text;
+    try {
+      text = StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
+        .onUnmappableCharacter(CodingErrorAction.REPORT).decode(ByteBuffer.wrap(bytes)).toString();
+    } catch (CharacterCodingException e) {
+      Problem.invalid(rc, new JsonArray().add(new JsonObject().put("field", "body").put("message", "is not well-formed UTF-8")));
+      return false;
+    }
+    String problem = text.isBlank() ? "is empty" : JsonInput.textProblem(text);
+    if (problem != null) {
+      Problem.invalid(rc, new JsonArray().add(new JsonObject().put("field", "body").put("message", problem)));
+      return false;
+    }
+    rc.put(BODY, new JsonObject().put("csv", text));
+    return true;
+  }
+
+  /**
+   * application/json, in any case, with no charset or UTF-8 (the only one JSON has); nothing that
+   * merely starts like it (application/jsonp).
+   */
   static boolean isJson(String contentType) {
+    return isMediaType(contentType, "application/json");
+  }
+
+  /** {@code contentType} names {@code type}, with no charset or UTF-8. */
+  private static boolean isMediaType(String contentType, String type) {
     if (contentType == null) {
       return false;
     }
-    int semicolon = contentType.indexOf(';');
-    String type = (semicolon < 0 ? contentType : contentType.substring(0, semicolon)).trim();
-    return type.equalsIgnoreCase("application/json");
+    String[] parts = contentType.split(";");
+    if (!parts[0].trim().equalsIgnoreCase(type)) {
+      return false;
+    }
+    for (int i = 1; i < parts.length; i++) {
+      String[] parameter = parts[i].split("=", 2);
+      if (parameter[0].trim().equalsIgnoreCase("charset")
+        && !(parameter.length == 2 && parameter[1].trim().replace("\"", "").equalsIgnoreCase("utf-8"))) {
+        return false;
+      }
+    }
+    return true;
   }
 
   /**

@@ -1,6 +1,7 @@
 package verticles.http;
 
 import io.vertx.core.Future;
+import io.vertx.core.Handler;
 import io.vertx.core.VerticleBase;
 import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.HttpServer;
@@ -87,6 +88,13 @@ public class HttpVerticle extends VerticleBase {
       BackendRegistries.getNow(config.getString(Config.NODE_NAME)));
     new ApiRoutes(vertx, router, spec, authentication, limiter, config.getInteger(Config.RATE_LIMIT_AUTH_PER_MINUTE),
       config.getInteger(Config.RATE_LIMIT_USER_PER_MINUTE), config.getInteger(Config.BUS_TIMEOUT_MS)).mount();
+    Handler<RoutingContext> retailLimit = limiter.perClientIp("retail", config.getInteger(Config.RATE_LIMIT_RETAIL_PER_MINUTE));
+    RetailContract retail = new RetailContract(vertx, config.getInteger(Config.BUS_TIMEOUT_MS));
+    if (config.getBoolean(Config.RETAIL_REQUIRE_TOKEN)) {
+      retail.mount(router, retailLimit, authentication);
+    } else {
+      retail.mount(router, retailLimit);
+    }
 
     for (int status : new int[] {400, 401, 403, 404, 405, 413, 415, 503}) {
       router.errorHandler(status, rc -> Problem.send(rc, status, detail(rc, status)));

@@ -53,10 +53,6 @@ final class RateLimiter {
   }
 
   private void check(RoutingContext rc, String subject, int limit, boolean failClosed) {
-    if (!dependency.mayTry()) {
-      unmetered(rc, failClosed);  // Redis is known to be down: not asked again until its backoff ends
-      return;
-    }
     SCRIPT.run(redis, List.of("ratelimit:" + subject), List.of(String.valueOf(WINDOW_MS)))
       .timeout(1, TimeUnit.SECONDS)
       .onSuccess(reply -> {

@@ -6,7 +6,7 @@ import java.util.concurrent.ThreadLocalRandom;
 
 /**
  * The wait before a task's next attempt: exponential (base × 2^(attempt-1)) or fixed, capped at
- * {@code maxMs}, each with ±20 % jitter so that tasks failing together do not retry together.
+ * {@code maxMs}, then ±20 % jitter so that tasks failing together do not retry together.
  */
 record Backoff(String kind, long baseMs, long maxMs) {
 
@@ -29,10 +29,13 @@ record Backoff(String kind, long baseMs, long maxMs) {
     return delayMs(attempt, ThreadLocalRandom.current().nextDouble());
   }
 
-  /** With {@code random} in [0, 1) choosing the jitter, from 0.8 to 1.2 times the delay. */
+  /**
+   * With {@code random} in [0, 1) choosing the jitter: 0.8 to 1.2 times the capped delay (so
+   * tasks that reached the cap together still spread out).
+   */
   long delayMs(int attempt, double random) {
     double delay = "fixed".equals(kind) ? baseMs : baseMs * Math.pow(2, Math.min(Math.max(attempt, 1) - 1, 40));
     double jitter = 0.8 + 0.4 * random;
-    return (long) Math.min(maxMs, delay * jitter);
+    return (long) (Math.min(maxMs, delay) * jitter);
   }
 }

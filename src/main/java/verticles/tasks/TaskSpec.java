@@ -34,7 +34,7 @@ record TaskSpec(String type, String queue, int priority, JsonObject payload, int
    */
   static TaskSpec parse(JsonObject json, Caller caller, String prefix, String key) {
     String type = json.getString("type");
-    if (!TaskTypes.KNOWN.contains(type)) {
+    if (type == null || !TaskTypes.KNOWN.contains(type)) {
       throw Failure.invalid(prefix + "type", "unknown task type '" + type + "'; known: " + String.join(", ", new TreeSet<>(TaskTypes.KNOWN)));
     }
     if (json.containsKey("run_at") && json.containsKey("delay_ms")) {

@@ -98,6 +98,11 @@ public final class TestServers {
     env.put(Config.HTTP_INSTANCES, "2");
     env.put(Config.CLUSTER_HOST, "127.0.0.1");
     env.put(Config.JWT_SECRET, JWT_SECRET);
+    // The test JVM shares one Redis, whose rate-limit counters are keyed by user id and client IP, and
+    // every database starts its users at 1: limits are high unless a test asks for its own.
+    env.put(Config.RATE_LIMIT_AUTH_PER_MINUTE, "1000000");
+    env.put(Config.RATE_LIMIT_USER_PER_MINUTE, "1000000");
+    env.put(Config.RATE_LIMIT_RETAIL_PER_MINUTE, "1000000");
     env.putAll(overrides);
     return Config.load(env, Path.of("no-such-file.env"));
   }

@@ -28,8 +28,9 @@ class BackoffTest {
   void theCapHoldsWhateverTheAttempt() {
     assertEquals(60_000, exponential.delayMs(7, NO_JITTER), "64 s capped at 60 s");
     assertEquals(60_000, exponential.delayMs(30, NO_JITTER));
-    assertEquals(51_200, exponential.delayMs(7, 0), "the jitter applies before the cap: 0.8 × 64 s");
-    assertEquals(60_000, exponential.delayMs(8, 0), "0.8 × 128 s is over the cap");
+    assertEquals(48_000, exponential.delayMs(7, 0), "the jitter applies after the cap: 0.8 × 60 s");
+    assertEquals(48_000, exponential.delayMs(8, 0), "so tasks at the cap still spread out");
+    assertTrue(exponential.delayMs(30, ALMOST_ONE) > 60_000, "up to 1.2 × the cap");
   }
 
   @Test
@@ -48,7 +49,7 @@ class BackoffTest {
     }
     Backoff huge = new Backoff("exponential", Long.MAX_VALUE / 2, Long.MAX_VALUE);
     assertEquals(Long.MAX_VALUE, huge.delayMs(Integer.MAX_VALUE, ALMOST_ONE), "saturates instead of wrapping");
-    assertEquals(300_000, Backoff.DEFAULT.delayMs(Integer.MAX_VALUE, ALMOST_ONE));
+    assertTrue(Backoff.DEFAULT.delayMs(Integer.MAX_VALUE, ALMOST_ONE) <= 360_000);
   }
 
   @Test

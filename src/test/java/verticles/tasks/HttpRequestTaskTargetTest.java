@@ -2,12 +2,13 @@ package verticles.tasks;
 
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
+import verticles.common.SafeFetch;
 
 import java.net.URI;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
-/** The request target a webhook sends: the URL's path and query as written, never its fragment. */
+/** The request target a webhook (or any {@link SafeFetch}) sends: the URL's path and query as written, never its fragment. */
 class HttpRequestTaskTargetTest {
 
   @ParameterizedTest(name = "{0} -> {1}")
@@ -23,6 +24,6 @@ class HttpRequestTaskTargetTest {
     "http://hooks.example/p?q=1#fragment      | /p?q=1",
   })
   void theTargetIsThePathAndQueryAsGiven(String url, String target) {
-    assertEquals(target, HttpRequestTask.target(URI.create(url)));
+    assertEquals(target, SafeFetch.target(URI.create(url)));
   }
 }
