@@ -202,11 +202,15 @@ public final class SafeFetch {
 
     private void answer(HttpMethod method, URI uri, Buffer body, HttpClientResponse response) {
       if (over()) {
+        response.exceptionHandler(ignored -> { });
+        response.request().reset();
         return;
       }
       int status = response.statusCode();
       String location = response.getHeader(HttpHeaders.LOCATION);
       if (limits.maxRedirects() > 0 && REDIRECTS.contains(status) && location != null) {
+        // The redirect's own body is not wanted: the stream is reset (and its reset error expected).
+        response.exceptionHandler(ignored -> { });
         response.request().reset();
         current = null;
         if (redirects == limits.maxRedirects()) {
@@ -237,6 +241,8 @@ public final class SafeFetch {
     }
 
     private void read(HttpMethod method, URI uri, HttpClientResponse response) {
+      // Handlers first: ending the fetch early resets the stream, which the response reports.
+      response.exceptionHandler(error -> fail(unreachable(uri.getHost() + " stopped sending", error, readTimeoutMs)));
       long declared = method == HttpMethod.HEAD ? -1 : contentLength(response);
       if (!limits.truncate() && declared > limits.maxBytes()) {
         fail(Failure.VALIDATION.exception(uri.getHost() + " sends " + declared + " bytes, more than the "
@@ -253,13 +259,12 @@ public final class SafeFetch {
           received.appendBuffer(chunk);
         } else if (limits.truncate()) {
           received.appendBuffer(chunk, 0, (int) room);
-          response.request().reset();
           complete(new Response(response.statusCode(), response.headers(), received, uri.toString(), true));
+          response.request().reset();
         } else {
           fail(Failure.VALIDATION.exception(uri.getHost() + " sends more than the " + limits.maxBytes() + " bytes allowed"));
         }
       });
-      response.exceptionHandler(error -> fail(unreachable(uri.getHost() + " stopped sending", error, readTimeoutMs)));
       response.endHandler(ended -> complete(new Response(response.statusCode(), response.headers(), received, uri.toString(), false)));
     }
 

@@ -86,6 +86,11 @@ class ConfigTest {
     "LOG_FORMAT|xml",
     "LOG_LEVEL|LOUD",
     "BUS_TIMEOUT_MS|soon",
+    "IMAGE_MAX_BYTES|0",
+    "RETAIL_SIMULATED_PROCESSING_MS|400-100",
+    "RETAIL_SIMULATED_PROCESSING_MS|-5",
+    "RETAIL_SIMULATED_PROCESSING_MS|1-2-3",
+    "RETAIL_SIMULATED_PROCESSING_MS|soon",
   })
   void aBadValueIsRefusedWithOneLineNamingTheKey(String key, String value) {
     Config.ConfigException error = assertThrows(Config.ConfigException.class,
@@ -93,6 +98,15 @@ class ConfigTest {
     assertTrue(error.getMessage().startsWith(key + " (from the environment)"), error.getMessage());
     assertFalse(error.getMessage().contains("\n"), "one line");
     assertEquals(0, error.getStackTrace().length, "nothing to print but the message");
+  }
+
+  @Test
+  void aSimulatedProcessingRangeIsTypedOrOff() {
+    assertEquals(null, Config.load(Map.of(), Path.of("no-such.env")).json().getValue(Config.RETAIL_SIMULATED_PROCESSING_MS), "off by default");
+    assertEquals(new JsonObject().put("min", 100).put("max", 400),
+      Config.load(Map.of("RETAIL_SIMULATED_PROCESSING_MS", " 100 - 400 "), Path.of("no-such.env")).json().getJsonObject(Config.RETAIL_SIMULATED_PROCESSING_MS));
+    assertEquals(new JsonObject().put("min", 250).put("max", 250),
+      Config.load(Map.of("RETAIL_SIMULATED_PROCESSING_MS", "250"), Path.of("no-such.env")).json().getJsonObject(Config.RETAIL_SIMULATED_PROCESSING_MS));
   }
 
   @Test

@@ -53,6 +53,8 @@ class HttpRequestTaskTest {
           case "/boom" -> request.response().setStatusCode(500).end("broken");
           case "/busy" -> request.response().setStatusCode(429).end("slow down");
           case "/silent" -> { /* never answers */ }
+          case "/large" -> request.response().setStatusCode(200).end("x".repeat(200 * 1024));
+          case "/moved" -> request.response().setStatusCode(302).putHeader("Location", "/hook").end();
           default -> request.response().setStatusCode(202).end("{\"ok\":true}");
         }
       }));
@@ -169,6 +171,29 @@ class HttpRequestTaskTest {
         assertEquals(Failure.UNAVAILABLE, Failure.of(error));
         long tookMs = (System.nanoTime() - began) / 1_000_000;
         assertTrue(tookMs < 4000, "the task's own timeout bounds the request, not the 25 s default: " + tookMs + " ms");
+        test.completeNow();
+      })));
+  }
+
+  @Test
+  void aLargeAnswerIsKeptAsItsFirst64KiB(Vertx vertx, VertxTestContext test) {
+    deploy(vertx, "127.0.0.1/32")
+      .compose(deployed -> deliver(vertx, post("/large"), 5000))
+      .onComplete(test.succeeding(reply -> test.verify(() -> {
+        assertEquals(200, reply.body().getInteger("status"));
+        assertEquals("x".repeat(64 * 1024), reply.body().getString("body"));
+        test.completeNow();
+      })));
+  }
+
+  @Test
+  void aRedirectIsNotFollowedAndFailsForGood(Vertx vertx, VertxTestContext test) {
+    deploy(vertx, "127.0.0.1/32")
+      .compose(deployed -> deliver(vertx, post("/moved"), 5000))
+      .onComplete(test.failing(error -> test.verify(() -> {
+        assertEquals(Failure.VALIDATION, Failure.of(error));
+        assertTrue(error.getMessage().contains("302"), error.getMessage());
+        assertEquals(1, received.size(), "only the first request was made: " + received);
         test.completeNow();
       })));
   }
