@@ -108,7 +108,7 @@ class HostileInputTest {
 
   /** One operation of the document. */
   private record Op(String method, String path, Map<String, Object> operation, List<Map<String, Object>> params,
-                    Map<String, Object> body, boolean authenticated) {
+                    Map<String, Object> body, boolean authenticated, String bodyMedia) {
     String name() {
       return method + " " + path;
     }
@@ -484,13 +484,17 @@ class HostileInputTest {
           params.add(parameter);
         }
         Map<String, Object> body = null;
+        String bodyMedia = null;
         if (operation.containsKey("requestBody")) {
           Map<String, Object> content = map(resolve(operation.get("requestBody")).get("content"));
-          body = resolve(map(content.get("application/json")).get("schema"));
+          bodyMedia = content.containsKey("application/json") ? "application/json" : content.keySet().iterator().next();
+          if (bodyMedia.equals("application/json")) {
+            body = resolve(map(content.get("application/json")).get("schema"));
+          }
         }
         Object security = operation.containsKey("security") ? operation.get("security") : document.get("security");
         boolean authenticated = security instanceof List && !((List<?>) security).isEmpty();
-        ops.add(new Op(method.toUpperCase(Locale.ROOT), item.getKey(), operation, params, body, authenticated));
+        ops.add(new Op(method.toUpperCase(Locale.ROOT), item.getKey(), operation, params, body, authenticated, bodyMedia));
       }
     }
     if (ops.isEmpty()) {
@@ -736,6 +740,9 @@ class HostileInputTest {
 
   private List<Probe> bodyProbes(Op op, Who who) {
     List<Probe> probes = new ArrayList<>();
+    if ("text/csv".equals(op.bodyMedia())) {
+      return csvProbes(op, who);
+    }
     if (op.body() == null) {
       return probes;
     }
@@ -976,7 +983,7 @@ class HostileInputTest {
       Map<String, Object> items = resolve(schema.get("items"));
       if (schema.get("maxItems") instanceof Number) {
         int max = ((Number) schema.get("maxItems")).intValue();
-        JsonNode item = build(new Op("POST", "/", Map.of(), List.of(), Map.of(), true), user, place.name(), items, List.of());
+        JsonNode item = build(new Op("POST", "/", Map.of(), List.of(), Map.of(), true, "application/json"), user, place.name(), items, List.of());
         String many = Collections.nCopies(max + 1, item.toString()).stream().collect(Collectors.joining(",", "[", "]"));
         out.add(new Fragment("too many items", many, false));
       }
@@ -1140,14 +1147,17 @@ class HostileInputTest {
     String none = Base64.getUrlEncoder().withoutPadding().encodeToString(utf8("{\"alg\":\"none\",\"typ\":\"JWT\"}"))
       + "." + Base64.getUrlEncoder().withoutPadding().encodeToString(utf8("{\"sub\":\"" + admin.selfId()
       + "\",\"tv\":0,\"role\":\"admin\",\"iss\":\"pulse\",\"aud\":\"pulse-api\",\"exp\":4102444800}")) + ".";
-    char last = userToken.charAt(userToken.length() - 1);
+    int signature = userToken.lastIndexOf('.') + 1;
+    char first = userToken.charAt(signature);
     List<String[]> kinds = new ArrayList<>(List.of(
       new String[] {"no token", null},
       new String[] {"garbage token", "Bearer garbage"},
       new String[] {"empty bearer", "Bearer "},
       new String[] {"basic auth", "Basic " + Base64.getEncoder().encodeToString(utf8(ADMIN + ":" + ADMIN_PASSWORD))},
       new String[] {"alg none token", "Bearer " + none},
-      new String[] {"tampered signature", "Bearer " + userToken.substring(0, userToken.length() - 1) + (last == 'A' ? 'B' : 'A')},
+      // The signature's first character: its last one may carry only padding bits, which decoders ignore.
+      new String[] {"tampered signature", "Bearer " + userToken.substring(0, signature) + (first == 'A' ? 'Q' : 'A')
+        + userToken.substring(signature + 1)},
       new String[] {"truncated token", "Bearer " + userToken.substring(0, userToken.length() / 2)},
       new String[] {"huge token", "Bearer " + "a".repeat(5000)},
       new String[] {"extra segment", "Bearer " + adminToken + ".x"},
@@ -1173,6 +1183,33 @@ class HostileInputTest {
       }
       probes.add(new Probe(op.name(), kind[0], "Authorization", kind[0], valid.method(), valid.uri(), headers,
         valid.body(), 401, null));
+    }
+    return probes;
+  }
+
+  /**
+   * A CSV body (the store import): refused at the edge whoever sends it when it is not UTF-8
+   * text without NUL, or not text/csv; a bad row is the service's 400, for an admin (anyone else
+   * is refused as not an admin first).
+   */
+  private List<Probe> csvProbes(Op op, Who who) {
+    String header = "AreaCode,StoreName,StoreID\n";
+    List<Probe> probes = new ArrayList<>();
+    probes.add(probe(op, who, "empty CSV", "body", Map.of(), Map.of(), Map.of(), new byte[0], "text/csv", 400, "body"));
+    probes.add(probe(op, who, "blank CSV", "body", Map.of(), Map.of(), Map.of(), utf8(" \n "), "text/csv", 400, "body"));
+    probes.add(probe(op, who, "NUL in CSV", "body", Map.of(), Map.of(), Map.of(), utf8(header + "1,A\u0000,X1\n"), "text/csv", 400, "body"));
+    byte[] broken = utf8(header + "1,A,X1\n");
+    broken[broken.length - 3] = (byte) 0xC3;
+    probes.add(probe(op, who, "invalid UTF-8 in CSV", "body", Map.of(), Map.of(), Map.of(), broken, "text/csv", 400, "body"));
+    probes.add(probe(op, who, "CSV as JSON", "Content-Type", Map.of(), Map.of(), Map.of(), utf8("{}"), "application/json", 415, null));
+    probes.add(probe(op, who, "CSV without a content type", "Content-Type", Map.of(), Map.of(), Map.of(), utf8(header), null, 415, null));
+    probes.add(probe(op, who, "CSV over the limit", "body", Map.of(), Map.of(), Map.of(),
+      utf8(header + "1,A,X1\n".repeat(170_000)), "text/csv", 413, null));
+    if (who.name().equals("admin")) {
+      for (String rows : List.of("1,A\n", "1,A,\n", "1,\"A,X1\n", "1,A,X1,extra\n")) {
+        probes.add(probe(op, who, "bad CSV row", "body", Map.of(), Map.of(), Map.of(), utf8(header + rows), "text/csv", 400, "body"));
+      }
+      probes.add(probe(op, who, "bad CSV header", "body", Map.of(), Map.of(), Map.of(), utf8("Area,Name,Id\n1,A,X1\n"), "text/csv", 400, "body"));
     }
     return probes;
   }
@@ -1230,7 +1267,7 @@ class HostileInputTest {
     if (body == null && op.body() != null && !noBodyAtAll) {
       body = utf8(build(op, who, "body", op.body(), List.of()).toString());
     }
-    if (op.body() != null && contentType != null) {
+    if ((op.body() != null || op.bodyMedia() != null) && contentType != null) {
       headerList.add("Content-Type");
       headerList.add(contentType);
     }
