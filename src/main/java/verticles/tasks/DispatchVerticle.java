@@ -22,7 +22,6 @@ import verticles.common.Failure;
 import verticles.common.RedisStore;
 
 import java.time.Duration;
-import java.time.OffsetDateTime;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashMap;
@@ -257,7 +256,7 @@ public class DispatchVerticle extends VerticleBase {
     leases.put(taskId, new Lease(task.getString("queue"), attempt));
     sent.put(taskId, new Sent(task, System.currentTimeMillis()));
     events.changed(task);
-    recordWait(task);
+    meters.waited(task);
     int timeoutMs = task.getInteger("timeout_ms");
     DeliveryOptions options = new DeliveryOptions().setSendTimeout(timeoutMs)
       .addHeader(BusHeaders.REQUEST_ID, "task-" + taskId + "-" + attempt)
@@ -313,15 +312,6 @@ public class DispatchVerticle extends VerticleBase {
         Failure.UNAVAILABLE.exception("the node running it left the cluster"), true);
     }
     pollSoon();
-  }
-
-  private void recordWait(JsonObject task) {
-    String queuedAt = task.getString("queued_at");
-    if (task.getInteger("attempts") == 1 && task.getString("created_at") != null) {
-      Duration wait = Duration.between(OffsetDateTime.parse(queuedAt != null ? queuedAt : task.getString("created_at")),
-        OffsetDateTime.parse(task.getString("started_at")));
-      meters.wait(task.getString("queue")).record(wait.isNegative() ? Duration.ZERO : wait);
-    }
   }
 
   // ---- leases ----

@@ -4,6 +4,10 @@ import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 
+import io.vertx.core.json.JsonObject;
+
+import java.time.Duration;
+import java.time.OffsetDateTime;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 
@@ -47,5 +51,16 @@ final class TaskMeters {
   Timer wait(String queue) {
     return waits.computeIfAbsent(queue, q -> Timer.builder("pulse.tasks.wait").description("from ready to started")
       .tag("queue", q).publishPercentileHistogram().register(registry));
+  }
+
+  /** A first attempt starting: how long it waited since it became ready. */
+  void waited(JsonObject task) {
+    if (task.getInteger("attempts") != 1 || task.getString("created_at") == null) {
+      return;
+    }
+    String queuedAt = task.getString("queued_at");
+    Duration wait = Duration.between(OffsetDateTime.parse(queuedAt != null ? queuedAt : task.getString("created_at")),
+      OffsetDateTime.parse(task.getString("started_at")));
+    wait(task.getString("queue")).record(wait.isNegative() ? Duration.ZERO : wait);
   }
 }
