@@ -11,7 +11,7 @@ import java.util.List;
 
 /**
  * Hazelcast's settings: conf/cluster.xml (packaged into the jar) plus what differs per node,
- * CLUSTER_HOST, CLUSTER_PORT and CLUSTER_MEMBERS. Members are found by TCP only, and
+ * CLUSTER_HOST, CLUSTER_PORT, CLUSTER_MEMBERS and CLUSTER_NAME. Members are found by TCP only, and
  * Hazelcast binds to CLUSTER_HOST alone, never to every interface.
  */
 final class ClusterSettings {
@@ -33,6 +33,8 @@ final class ClusterSettings {
     int port = pulse.integer(verticles.common.Config.CLUSTER_PORT);
     List<String> members = verticles.common.Config.list(pulse.string(verticles.common.Config.CLUSTER_MEMBERS));
     config.setProperty("hazelcast.socket.bind.any", "false");
+    // The one membership check Hazelcast's open edition makes; the bus itself needs a certificate (BusSecurity).
+    config.setClusterName(pulse.string(verticles.common.Config.CLUSTER_NAME));
     NetworkConfig network = config.getNetworkConfig();
     network.setPort(port);
     network.getInterfaces().setEnabled(true).setInterfaces(List.of(host));

@@ -2,6 +2,7 @@ package verticles;
 
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.opentelemetry.api.OpenTelemetry;
 import io.vertx.core.DeploymentOptions;
 import io.vertx.core.Future;
 import io.vertx.core.ThreadingModel;
@@ -25,11 +26,13 @@ import verticles.common.Addresses;
 import verticles.common.Config;
 import verticles.common.Role;
 import verticles.common.ServiceFailure;
+import verticles.common.Tracing;
 import verticles.http.HttpVerticle;
 import verticles.identity.IdentityVerticle;
 import verticles.images.ImageWorkerVerticle;
 import verticles.jobs.RetailJobsVerticle;
 import verticles.ledger.LedgerVerticle;
+import verticles.nodes.NodesVerticle;
 import verticles.tasks.DispatchVerticle;
 import verticles.tasks.HousekeeperVerticle;
 import verticles.tasks.TaskApiVerticle;
@@ -60,14 +63,17 @@ public final class Node {
   private static final AtomicInteger SEQUENCE = new AtomicInteger();
 
   private final Config config;
+  /** Tracing given by the caller (tests: an in-memory exporter), or null: then from the configuration. */
+  private final OpenTelemetry telemetry;
   private String name;
   private EmbeddedServers embedded;
   private Vertx vertx;
   /** The dispatchers' deployment, undeployed before the rest: see stop(). */
   private volatile String dispatchDeployment;
 
-  private Node(Config config) {
+  private Node(Config config, OpenTelemetry telemetry) {
     this.config = config;
+    this.telemetry = telemetry;
   }
 
   /**
@@ -75,10 +81,16 @@ public final class Node {
    * calling thread, before Vert.x exists (there is no event loop to block yet).
    */
   public static Future<Node> start(Config config) {
+    return start(config, null);
+  }
+
+  /** As {@link #start(Config)}, tracing with {@code telemetry} whatever the configuration says (tests). */
+  public static Future<Node> start(Config config, OpenTelemetry telemetry) {
     long began = System.nanoTime();
-    Node node = new Node(config);
+    Node node = new Node(config, telemetry);
     Config resolved;
     try {
+      BusSecurity.check(config);
       node.name = nodeName();
       resolved = withDevelopmentSecret(node.startServers(config.with(Config.NODE_NAME, node.name)));
     } catch (IOException | RuntimeException e) {
@@ -209,6 +221,7 @@ public final class Node {
 
   private Future<Vertx> startVertx(Config config) {
     PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    MetricsSettings.histograms(registry);
     MicrometerMetricsOptions metrics = new MicrometerMetricsOptions()
       .setEnabled(true)
       .setRegistryName(config.string(Config.NODE_NAME))
@@ -221,18 +234,29 @@ public final class Node {
         .setType(MatchType.REGEX).setValue("events\\.user\\..*").setAlias("events.user.*"));
     VertxOptions options = new VertxOptions().setMetricsOptions(metrics);
     var builder = Vertx.builder().withMetrics(new MicrometerMetricsFactory(registry));
+    TracingSettings.Setup tracing = TracingSettings.from(config, telemetry);
+    if (tracing != null) {
+      builder.withTracer(tracing.factory());
+    }
     if (!config.flag(Config.CLUSTER)) {
       Vertx local = builder.with(options).build();
       ServiceFailure.registerCodec(local.eventBus());
+      if (tracing != null) {
+        Tracing.register(local, tracing.telemetry());
+      }
       return Future.succeededFuture(local);
     }
     String host = config.string(Config.CLUSTER_HOST);
     options.getEventBusOptions().setHost(host).setPort(0);
+    BusSecurity.apply(config, options.getEventBusOptions());
     HazelcastClusterManager manager = new HazelcastClusterManager(ClusterSettings.hazelcast(config));
     long began = System.nanoTime();
     return builder.with(options).withClusterManager(manager).buildClustered()
       .onSuccess(clustered -> {
         ServiceFailure.registerCodec(clustered.eventBus());
+        if (tracing != null) {
+          Tracing.register(clustered, tracing.telemetry());
+        }
         // This node's verticles hear of members leaving (the dispatchers re-deliver what a lost member held).
         manager.nodeListener(new NodeListener() {
           @Override
@@ -267,6 +291,8 @@ public final class Node {
     for (Role role : roles) {
       deployments.add(deploy(role, json));
     }
+    // Every node, whatever its roles: its entry in the cluster's list of nodes (the dashboard's).
+    deployments.add(vertx.deployVerticle(NodesVerticle::new, new DeploymentOptions().setConfig(json)));
     return Future.all(deployments).mapEmpty();
   }
 

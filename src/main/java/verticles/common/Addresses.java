@@ -24,6 +24,8 @@ public final class Addresses {
     public static final String STATUS = "identity.status";
     /** Who a token's subject is now: role, status and token version, checked on every request. */
     public static final String PRINCIPAL = "identity.principal";
+    /** Published after a user is changed or deleted (body: {user_id}): holders of their sessions look again. */
+    public static final String CHANGED = "identity.changed";
   }
 
   /** LedgerVerticle: money. */
@@ -60,6 +62,17 @@ public final class Addresses {
     public static final String RETRY = "tasks.retry";
     /** A handler reports how far it got: {task_id, attempt, progress}. */
     public static final String PROGRESS = "tasks.progress";
+    /** A task's ended attempts and its state timeline. */
+    public static final String ATTEMPTS = "tasks.attempts";
+    /** Dead (or failed) tasks grouped by error fingerprint. */
+    public static final String DEAD_GROUPS = "tasks.dead-groups";
+    /** Retry, cancel or delete every task matching a filter: a dry-run count, or a job that runs in batches. */
+    public static final String BULK = "tasks.bulk";
+    public static final String BULK_COUNT = "tasks.bulk.count";
+    public static final String BULK_GET = "tasks.bulk.get";
+    /** Running tasks per node (the lease holder), and wait/run latency per queue over recent tasks. */
+    public static final String RUNNING_BY_NODE = "tasks.running.by-node";
+    public static final String LATENCY = "tasks.latency";
 
     public static String handler(String type) {
       return "task." + type;
@@ -90,6 +103,17 @@ public final class Addresses {
     public static final String LIST = "schedules.list";
     public static final String UPDATE = "schedules.update";
     public static final String DELETE = "schedules.delete";
+    /** Fire a schedule's task now, outside its cron. */
+    public static final String RUN = "schedules.run";
+  }
+
+  /** NodesVerticle (one per node): the cluster's nodes and the task throughput of the last hour. */
+  public static final class Nodes {
+    private Nodes() {
+    }
+
+    public static final String LIST = "nodes.list";
+    public static final String STATS = "nodes.stats";
   }
 
   /** TaskApiVerticle: queue limits and depths. */
@@ -116,7 +140,25 @@ public final class Addresses {
     public static final String IMPORT_STORES = "stores.import";
   }
 
-  /** Pushes for watchers (a publish can be missed: nothing may depend on catching one). */
+  /** CatalogVerticle: products and orders. */
+  public static final class Catalog {
+    private Catalog() {
+    }
+
+    public static final String CREATE = "catalog.create";
+    public static final String GET = "catalog.get";
+    public static final String LIST = "catalog.list";
+    public static final String UPDATE = "catalog.update";
+    public static final String DELETE = "catalog.delete";
+    /** The notify address of product.image tasks: a measured image lands on its product. */
+    public static final String IMAGE_MEASURED = "catalog.image.measured";
+    public static final String ORDER = "orders.create";
+    public static final String ORDER_GET = "orders.get";
+    public static final String ORDER_LIST = "orders.list";
+    public static final String ORDER_REFUND = "orders.refund";
+  }
+
+    /** Pushes for watchers (a publish can be missed: nothing may depend on catching one). */
   public static final class Events {
     private Events() {
     }

@@ -43,6 +43,13 @@ public final class Config {
   public static final String CLUSTER_HOST = "CLUSTER_HOST";
   public static final String CLUSTER_PORT = "CLUSTER_PORT";
   public static final String CLUSTER_MEMBERS = "CLUSTER_MEMBERS";
+  public static final String CLUSTER_NAME = "CLUSTER_NAME";
+  public static final String CLUSTER_TLS_CERT_FILE = "CLUSTER_TLS_CERT_FILE";
+  public static final String CLUSTER_TLS_KEY_FILE = "CLUSTER_TLS_KEY_FILE";
+  public static final String CLUSTER_TLS_CA_FILE = "CLUSTER_TLS_CA_FILE";
+  public static final String CLUSTER_ALLOW_PLAINTEXT = "CLUSTER_ALLOW_PLAINTEXT";
+  public static final String OTEL_EXPORTER_OTLP_ENDPOINT = "OTEL_EXPORTER_OTLP_ENDPOINT";
+  public static final String OTEL_SERVICE_NAME = "OTEL_SERVICE_NAME";
   public static final String BUS_TIMEOUT_MS = "BUS_TIMEOUT_MS";
   public static final String HEALTH_TIMEOUT_MS = "HEALTH_TIMEOUT_MS";
   public static final String SHUTDOWN_GRACE_MS = "SHUTDOWN_GRACE_MS";
@@ -60,9 +67,12 @@ public final class Config {
   /** Off when empty; otherwise typed as {@code {"min": ms, "max": ms}}. */
   public static final String RETAIL_SIMULATED_PROCESSING_MS = "RETAIL_SIMULATED_PROCESSING_MS";
   public static final String CORS_ORIGINS = "CORS_ORIGINS";
+  /** The origin browsers load the dashboard from; when set, the event-bus bridge accepts no other. */
+  public static final String PUBLIC_ORIGIN = "PUBLIC_ORIGIN";
   public static final String RATE_LIMIT_AUTH_PER_MINUTE = "RATE_LIMIT_AUTH_PER_MINUTE";
   public static final String RATE_LIMIT_USER_PER_MINUTE = "RATE_LIMIT_USER_PER_MINUTE";
   public static final String RATE_LIMIT_RETAIL_PER_MINUTE = "RATE_LIMIT_RETAIL_PER_MINUTE";
+  public static final String RATE_LIMIT_PUBLIC_PER_MINUTE = "RATE_LIMIT_PUBLIC_PER_MINUTE";
   public static final String RETAIL_REQUIRE_TOKEN = "RETAIL_REQUIRE_TOKEN";
   public static final String JWT_ALGORITHM = "JWT_ALGORITHM";
   public static final String JWT_SECRET = "JWT_SECRET";
@@ -103,6 +113,13 @@ public final class Config {
     Map.entry(CLUSTER_HOST, Kind.TEXT),
     Map.entry(CLUSTER_PORT, Kind.PORT),
     Map.entry(CLUSTER_MEMBERS, Kind.MEMBERS),
+    Map.entry(CLUSTER_NAME, Kind.TEXT),
+    Map.entry(CLUSTER_TLS_CERT_FILE, Kind.TEXT),
+    Map.entry(CLUSTER_TLS_KEY_FILE, Kind.TEXT),
+    Map.entry(CLUSTER_TLS_CA_FILE, Kind.TEXT),
+    Map.entry(CLUSTER_ALLOW_PLAINTEXT, Kind.BOOLEAN),
+    Map.entry(OTEL_EXPORTER_OTLP_ENDPOINT, Kind.TEXT),
+    Map.entry(OTEL_SERVICE_NAME, Kind.TEXT),
     Map.entry(BUS_TIMEOUT_MS, Kind.POSITIVE),
     Map.entry(HEALTH_TIMEOUT_MS, Kind.POSITIVE),
     Map.entry(SHUTDOWN_GRACE_MS, Kind.POSITIVE),
@@ -119,9 +136,11 @@ public final class Config {
     Map.entry(IMAGE_READ_TIMEOUT_MS, Kind.POSITIVE),
     Map.entry(RETAIL_SIMULATED_PROCESSING_MS, Kind.RANGE),
     Map.entry(CORS_ORIGINS, Kind.TEXT),
+    Map.entry(PUBLIC_ORIGIN, Kind.TEXT),
     Map.entry(RATE_LIMIT_AUTH_PER_MINUTE, Kind.POSITIVE),
     Map.entry(RATE_LIMIT_USER_PER_MINUTE, Kind.POSITIVE),
     Map.entry(RATE_LIMIT_RETAIL_PER_MINUTE, Kind.POSITIVE),
+    Map.entry(RATE_LIMIT_PUBLIC_PER_MINUTE, Kind.POSITIVE),
     Map.entry(RETAIL_REQUIRE_TOKEN, Kind.BOOLEAN),
     Map.entry(JWT_ALGORITHM, Kind.JWT_ALGORITHM),
     Map.entry(JWT_SECRET, Kind.SECRET),
@@ -276,7 +295,16 @@ public final class Config {
       case PG_URL:
         return url(key, raw, source, Set.of("postgres", "postgresql"), "a postgresql://user:password@host:port/database URL");
       case REDIS_URL:
-        return url(key, raw, source, Set.of("redis", "rediss"), "a redis://[:password@]host:port[/db] URL");
+        if (RedisEndpoint.namesSentinels(raw)) {
+          try {
+            RedisEndpoint.options(raw);
+            return raw;
+          } catch (IllegalArgumentException e) {
+            throw invalid(key, redact(raw), source, e.getMessage());
+          }
+        }
+        return url(key, raw, source, Set.of("redis", "rediss"),
+          "a redis://[:password@]host:port[/db] URL, or redis-sentinel://[:password@]host:port,host:port/master-name[/db]");
       case ROLES:
         try {
           Role.parse(raw);

@@ -28,8 +28,12 @@ public enum Failure {
   IDEMPOTENCY_KEY_REUSED(9, 409, false, "idempotency-key-reused", "Idempotency key reused"),
   /** The thing exists but its state forbids the action (cancel a finished task, reverse twice). */
   WRONG_STATE(10, 409, false, "wrong-state", "Not allowed in the current state"),
-  /** A unique name (username, email) belongs to someone else. */
-  TAKEN(11, 409, false, "taken", "Already taken");
+  /** A unique name (username, email, sku) belongs to someone else. */
+  TAKEN(11, 409, false, "taken", "Already taken"),
+  /** Not enough stock for the quantity ordered. */
+  OUT_OF_STOCK(12, 409, false, "out-of-stock", "Out of stock"),
+  /** If-Match named a version that has moved on: read it again, then change it. */
+  VERSION_MOVED(13, 412, false, "version-moved", "Changed meanwhile");
 
   public final int code;
   public final int httpStatus;
@@ -97,7 +101,10 @@ public enum Failure {
       if (name.contains("ClosedConnection") || name.contains("Timeout") || message.contains("connection closed")
         || message.contains("connection_closed")
         || message.contains("connection refused") || message.contains("connection reset") || message.contains("pool closed")
-        || message.contains("connection is closed") || message.contains("timeout")) {
+        || message.contains("connection is closed") || message.contains("timeout")
+        // Redis in a failover: a replica refusing writes, no master yet, no Sentinel reachable.
+        || message.startsWith("readonly") || message.startsWith("masterdown") || message.startsWith("loading")
+        || message.contains("cannot connect to any of the provided endpoints")) {
         return true;
       }
     }

@@ -29,11 +29,18 @@ import java.util.stream.Collectors;
  */
 final class ApiRoutes {
 
-  /** Who may call a route: anyone (limited per client IP), or an authenticated user (limited per user). */
-  private enum Access { ANONYMOUS, AUTHENTICATED, SELF }
+  /**
+   * Who may call a route: anyone (limited per client IP; ANONYMOUS for the routes that take
+   * passwords, PUBLIC for reads), or an authenticated user (limited per user).
+   */
+  private enum Access { ANONYMOUS, PUBLIC, AUTHENTICATED, SELF }
 
   /** One operation of the document and the bus address that serves it; {@code status} is its usual success. */
-  private record Endpoint(HttpMethod method, String path, String address, int status, Access access) {
+  private record Endpoint(HttpMethod method, String path, String address, int status, Access access, boolean versioned) {
+    Endpoint(HttpMethod method, String path, String address, int status, Access access) {
+      this(method, path, address, status, access, false);
+    }
+
     boolean literal() {
       return !path.contains("{");
     }
@@ -63,6 +70,14 @@ final class ApiRoutes {
     new Endpoint(HttpMethod.GET, "/api/v1/tasks/{id}", Addresses.Tasks.GET, 200, Access.AUTHENTICATED),
     new Endpoint(HttpMethod.POST, "/api/v1/tasks/{id}/cancel", Addresses.Tasks.CANCEL, 200, Access.AUTHENTICATED),
     new Endpoint(HttpMethod.POST, "/api/v1/tasks/{id}/retry", Addresses.Tasks.RETRY, 200, Access.AUTHENTICATED),
+    new Endpoint(HttpMethod.GET, "/api/v1/tasks/{id}/attempts", Addresses.Tasks.ATTEMPTS, 200, Access.AUTHENTICATED),
+    new Endpoint(HttpMethod.GET, "/api/v1/tasks/dead-groups", Addresses.Tasks.DEAD_GROUPS, 200, Access.AUTHENTICATED),
+    new Endpoint(HttpMethod.POST, "/api/v1/tasks/bulk/dry-run", Addresses.Tasks.BULK_COUNT, 200, Access.AUTHENTICATED),
+    new Endpoint(HttpMethod.POST, "/api/v1/tasks/bulk", Addresses.Tasks.BULK, 202, Access.AUTHENTICATED),
+    new Endpoint(HttpMethod.GET, "/api/v1/tasks/bulk/{id}", Addresses.Tasks.BULK_GET, 200, Access.AUTHENTICATED),
+    new Endpoint(HttpMethod.POST, "/api/v1/schedules/{id}/run", Addresses.Schedules.RUN, 201, Access.AUTHENTICATED),
+    new Endpoint(HttpMethod.GET, "/api/v1/nodes", Addresses.Nodes.LIST, 200, Access.AUTHENTICATED),
+    new Endpoint(HttpMethod.GET, "/api/v1/stats", Addresses.Nodes.STATS, 200, Access.AUTHENTICATED),
     new Endpoint(HttpMethod.POST, "/api/v1/schedules", Addresses.Schedules.CREATE, 201, Access.AUTHENTICATED),
     new Endpoint(HttpMethod.GET, "/api/v1/schedules", Addresses.Schedules.LIST, 200, Access.AUTHENTICATED),
     new Endpoint(HttpMethod.GET, "/api/v1/schedules/{id}", Addresses.Schedules.GET, 200, Access.AUTHENTICATED),
@@ -73,7 +88,16 @@ final class ApiRoutes {
     new Endpoint(HttpMethod.POST, "/api/v1/jobs", Addresses.Jobs.SUBMIT, 201, Access.AUTHENTICATED),
     new Endpoint(HttpMethod.GET, "/api/v1/jobs", Addresses.Jobs.LIST, 200, Access.AUTHENTICATED),
     new Endpoint(HttpMethod.GET, "/api/v1/jobs/{id}", Addresses.Jobs.GET, 200, Access.AUTHENTICATED),
-    new Endpoint(HttpMethod.POST, "/api/v1/stores/import", Addresses.Jobs.IMPORT_STORES, 200, Access.AUTHENTICATED));
+    new Endpoint(HttpMethod.POST, "/api/v1/stores/import", Addresses.Jobs.IMPORT_STORES, 200, Access.AUTHENTICATED),
+    new Endpoint(HttpMethod.POST, "/api/v1/products", Addresses.Catalog.CREATE, 201, Access.AUTHENTICATED),
+    new Endpoint(HttpMethod.GET, "/api/v1/products", Addresses.Catalog.LIST, 200, Access.PUBLIC),
+    new Endpoint(HttpMethod.GET, "/api/v1/products/{id}", Addresses.Catalog.GET, 200, Access.PUBLIC, true),
+    new Endpoint(HttpMethod.PUT, "/api/v1/products/{id}", Addresses.Catalog.UPDATE, 200, Access.AUTHENTICATED, true),
+    new Endpoint(HttpMethod.DELETE, "/api/v1/products/{id}", Addresses.Catalog.DELETE, 204, Access.AUTHENTICATED),
+    new Endpoint(HttpMethod.POST, "/api/v1/orders", Addresses.Catalog.ORDER, 201, Access.AUTHENTICATED),
+    new Endpoint(HttpMethod.GET, "/api/v1/orders", Addresses.Catalog.ORDER_LIST, 200, Access.AUTHENTICATED),
+    new Endpoint(HttpMethod.GET, "/api/v1/orders/{id}", Addresses.Catalog.ORDER_GET, 200, Access.AUTHENTICATED),
+    new Endpoint(HttpMethod.POST, "/api/v1/orders/{id}/refund", Addresses.Catalog.ORDER_REFUND, 200, Access.AUTHENTICATED));
 
   private static final String IDEMPOTENCY_KEY = "Idempotency-Key";
 
@@ -84,10 +108,11 @@ final class ApiRoutes {
   private final RateLimiter limiter;
   private final int authPerMinute;
   private final int userPerMinute;
+  private final int publicPerMinute;
   private final long timeoutMs;
 
   ApiRoutes(Vertx vertx, Router router, ApiSpec spec, Authentication authentication, RateLimiter limiter,
-            int authPerMinute, int userPerMinute, long timeoutMs) {
+            int authPerMinute, int userPerMinute, int publicPerMinute, long timeoutMs) {
     this.vertx = vertx;
     this.router = router;
     this.spec = spec;
@@ -95,6 +120,7 @@ final class ApiRoutes {
     this.limiter = limiter;
     this.authPerMinute = authPerMinute;
     this.userPerMinute = userPerMinute;
+    this.publicPerMinute = publicPerMinute;
     this.timeoutMs = timeoutMs;
   }
 
@@ -118,9 +144,10 @@ final class ApiRoutes {
   private void mount(Endpoint endpoint) {
     String method = endpoint.method().name();
     Handler<RoutingContext> validation = spec.validation(method, endpoint.path());
-    Handler<RoutingContext> forward = forward(endpoint.address(), endpoint.status());
+    Handler<RoutingContext> forward = forward(endpoint);
     switch (endpoint.access()) {
       case ANONYMOUS -> route(endpoint, limiter.perClientIp(endpoint.address(), authPerMinute), validation, forward);
+      case PUBLIC -> route(endpoint, limiter.perClientIp("public", publicPerMinute), validation, forward);
       case AUTHENTICATED -> route(endpoint, authentication, limiter.perUser("api", userPerMinute), validation, forward);
       case SELF -> route(endpoint, authentication, limiter.perUser("api", userPerMinute), validation, rc -> {
         rc.put(ApiSpec.PARAMS, new JsonObject().put("id", RequestContext.caller().userId()));
@@ -142,7 +169,9 @@ final class ApiRoutes {
    * The bus message is the validated body merged with the validated parameters; the
    * Idempotency-Key header travels as a delivery header, like the caller. A null reply means 204.
    */
-  private Handler<RoutingContext> forward(String address, int status) {
+  private Handler<RoutingContext> forward(Endpoint endpoint) {
+    String address = endpoint.address();
+    int status = endpoint.status();
     return rc -> {
       JsonObject message = new JsonObject();
       JsonObject body = rc.get(ApiSpec.BODY);
@@ -156,11 +185,14 @@ final class ApiRoutes {
         options.addHeader(BusHeaders.IDEMPOTENCY_KEY, key.toString());
       }
       message.mergeIn(params);
+      if (endpoint.versioned() && !Versions.expected(rc, message)) {
+        return;
+      }
       Bus.<JsonObject>request(vertx, address, message, options)
         .onSuccess(reply -> {
           if (reply.body() == null) {
             rc.response().setStatusCode(204).end();
-          } else {
+          } else if (!endpoint.versioned() || !Versions.notModified(rc, reply.body())) {
             rc.response().setStatusCode(status == 201 && nothingNew(reply.body()) ? 200 : status);
             rc.json(reply.body());
           }

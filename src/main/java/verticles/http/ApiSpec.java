@@ -310,6 +310,13 @@ final class ApiSpec {
           return;
         }
       }
+      if ("boolean".equals(schema.getString("type"))) {
+        if (!text.equals("true") && !text.equals("false")) {
+          errors.add(new JsonObject().put("field", name).put("message", "must be true or false"));
+          return;
+        }
+        value = Boolean.parseBoolean(text);
+      }
       if ("date-time".equals(schema.getString("format"))) {
         try {
           OffsetDateTime.parse(text);

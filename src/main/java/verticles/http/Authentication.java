@@ -20,6 +20,9 @@ import verticles.common.RequestContext;
  */
 final class Authentication implements Handler<RoutingContext> {
 
+  /** Where the verified token's claims wait for later handlers (the bridge's ticket needs its {@code exp} and {@code tv}). */
+  static final String CLAIMS = "pulse.token.claims";
+
   private final Vertx vertx;
   private final JWTAuth jwt;
   private final long timeoutMs;
@@ -41,6 +44,7 @@ final class Authentication implements Handler<RoutingContext> {
       .recover(error -> io.vertx.core.Future.failedFuture(Failure.UNAUTHORIZED.exception("the token is invalid or expired")))
       .compose(user -> {
         JsonObject claims = user.principal();
+        rc.put(CLAIMS, user.attributes().getJsonObject("accessToken", claims));
         long userId = Long.parseLong(claims.getString("sub", "0"));
         return Bus.<JsonObject>request(vertx, Addresses.Identity.PRINCIPAL,
             new JsonObject().put("user_id", userId).put("token_version", claims.getInteger("tv", -1)), timeoutMs)

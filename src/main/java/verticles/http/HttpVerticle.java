@@ -87,7 +87,11 @@ public class HttpVerticle extends VerticleBase {
     RateLimiter limiter = new RateLimiter(redis, Dependency.redis(vertx, config, redis),
       BackendRegistries.getNow(config.getString(Config.NODE_NAME)));
     new ApiRoutes(vertx, router, spec, authentication, limiter, config.getInteger(Config.RATE_LIMIT_AUTH_PER_MINUTE),
-      config.getInteger(Config.RATE_LIMIT_USER_PER_MINUTE), config.getInteger(Config.BUS_TIMEOUT_MS)).mount();
+      config.getInteger(Config.RATE_LIMIT_USER_PER_MINUTE), config.getInteger(Config.RATE_LIMIT_PUBLIC_PER_MINUTE),
+      config.getInteger(Config.BUS_TIMEOUT_MS)).mount();
+    new EventBusBridge(vertx, config, redis, Dependency.redis(vertx, config, redis), BackendRegistries.getNow(config.getString(Config.NODE_NAME)))
+      .mount(router, spec, authentication, limiter.perUser("api", config.getInteger(Config.RATE_LIMIT_USER_PER_MINUTE)));
+    Dashboard.mount(router);
     Handler<RoutingContext> retailLimit = limiter.perClientIp("retail", config.getInteger(Config.RATE_LIMIT_RETAIL_PER_MINUTE));
     RetailContract retail = new RetailContract(vertx, config.getInteger(Config.BUS_TIMEOUT_MS));
     if (config.getBoolean(Config.RETAIL_REQUIRE_TOKEN)) {

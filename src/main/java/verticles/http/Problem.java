@@ -84,10 +84,12 @@ final class Problem {
       case 405 -> "Method not allowed";
       case 408 -> "Request timeout";
       case 409 -> "Conflict";
+      case 412 -> "Precondition failed";
       case 413 -> "Payload too large";
       case 414 -> "URI too long";
       case 415 -> "Unsupported media type";
       case 422 -> "Unprocessable content";
+      case 428 -> "Precondition required";
       case 429 -> "Too many requests";
       case 431 -> "Request header fields too large";
       case 503 -> "Service unavailable";

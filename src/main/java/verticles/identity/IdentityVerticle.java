@@ -180,7 +180,13 @@ public class IdentityVerticle extends VerticleBase {
           }
           return apply(tx, row, body, hash);
         }))))
-      .recover(IdentityVerticle::conflictIfTaken);
+      .recover(IdentityVerticle::conflictIfTaken)
+      .onSuccess(ignored -> changed(id));
+  }
+
+  /** After the commit: whoever holds a session of this user (the event-bus bridge) looks again at who they are now. */
+  private void changed(long id) {
+    vertx.eventBus().publish(Addresses.Identity.CHANGED, new JsonObject().put("user_id", id));
   }
 
   private Future<JsonObject> apply(io.vertx.sqlclient.SqlConnection tx, Row row, JsonObject body, String newHash) {
@@ -214,7 +220,8 @@ public class IdentityVerticle extends VerticleBase {
     return Caller.requireAdmin("delete users").compose(ignored -> pool.withTransaction(tx -> tx.preparedQuery(UserSql.DELETE).execute(Tuple.of(id))
       .compose(rows -> rows.size() == 0
         ? Future.failedFuture(notFound(id))
-        : Audit.append(tx, "user", id, "deleted", Caller.required().userId(), new JsonObject()))));
+        : Audit.append(tx, "user", id, "deleted", Caller.required().userId(), new JsonObject()))))
+      .onSuccess(ignored -> changed(id));
   }
 
   /** ADMIN_USERNAME / ADMIN_PASSWORD: make sure that admin exists with that password. */

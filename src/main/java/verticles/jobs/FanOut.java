@@ -40,12 +40,14 @@ final class FanOut {
   private final Pool pool;
   private final long busTimeoutMs;
   private final Dependency postgres;
+  private final FoldBatch folds;
 
   FanOut(Vertx vertx, Pool pool, JsonObject config) {
     this.vertx = vertx;
     this.pool = pool;
     this.busTimeoutMs = config.getInteger(Config.BUS_TIMEOUT_MS);
     this.postgres = Dependency.postgres(vertx, config, pool);
+    this.folds = new FoldBatch(pool, this::progressed);
   }
 
   /** Fans a job out: unknown stores fail their images, the rest get their tasks; then the job is marked dispatched. */
@@ -57,8 +59,7 @@ final class FanOut {
         if (row.getBoolean("known_store")) {
           known.add(row);
         } else {
-          unknown.add(fold(row.getLong("id"), "failed", null, "store_id " + row.getString("store_id")
-            + " is not in the store master", 0));
+          unknown.add(fail(row.getLong("id"), "store_id " + row.getString("store_id") + " is not in the store master"));
         }
       }
       Future<Void> submitted = Future.succeededFuture();
@@ -101,25 +102,19 @@ final class FanOut {
   /** The notify delivery of an image task: its outcome, folded into the job once; the reply acknowledges it. */
   Future<JsonObject> fold(JsonObject outcome) {
     JsonObject payload = outcome.getJsonObject("payload", new JsonObject());
-    long imageId = payload.getLong("image_id");
     JsonObject result = outcome.getJsonObject("result");
     boolean succeeded = "succeeded".equals(outcome.getString("status")) && result != null;
     String error = succeeded ? null : outcome.getString("error", "the image task was " + outcome.getString("status"));
-    return fold(imageId, succeeded ? "succeeded" : "failed", succeeded ? result : null, error, outcome.getInteger("attempts", 0))
+    return folds.add(new FoldBatch.Outcome(payload.getLong("image_id"), succeeded ? "succeeded" : "failed",
+        succeeded ? result.getInteger("width") : null, succeeded ? result.getInteger("height") : null,
+        succeeded ? result.getLong("perimeter") : null, succeeded ? result.getString("format") : null, error,
+        outcome.getInteger("attempts", 0)))
       .map(new JsonObject().put("folded", true));
   }
 
-  private Future<Void> fold(long imageId, String status, JsonObject result, String error, int attempts) {
-    Tuple args = Tuple.of(imageId, status, result == null ? null : result.getInteger("width"),
-        result == null ? null : result.getInteger("height"))
-      .addValue(result == null ? null : result.getLong("perimeter"))
-      .addValue(result == null ? null : result.getString("format"))
-      .addValue(error)
-      .addValue(attempts);
-    return pool.preparedQuery(JobSql.FOLD).execute(args).map(rows -> {
-      rows.forEach(row -> progressed(JobJson.job(row)));
-      return null;
-    });
+  /** An image that fails without a task (its store is unknown). */
+  private Future<Void> fail(long imageId, String error) {
+    return folds.add(new FoldBatch.Outcome(imageId, "failed", null, null, null, null, error, 0));
   }
 
   /** After a fold moved a job on: its owner and admins hear of the progress (watchers only: a publish can be missed). */

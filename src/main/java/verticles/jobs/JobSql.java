@@ -86,28 +86,34 @@ final class JobSql {
     """;
 
   /**
-   * Folds one image's outcome into its job, once: the image changes only while it is pending
-   * (a repeated delivery changes nothing), and then its job counts it, in the same statement;
-   * the last image decides whether the job completed or failed. $1 image, $2 status, $3 width,
-   * $4 height, $5 perimeter, $6 format, $7 error, $8 attempts. Returns the job when it changed.
+   * Folds a batch of image outcomes into their jobs, each image once: an image changes only while
+   * it is pending (a repeated delivery changes nothing), and each job counts, in the same
+   * statement, the images of the batch that changed; the last image decides whether the job
+   * completed or failed. One array per column, ordered by image id. Returns the jobs that changed.
    */
   static final String FOLD = """
-    WITH image AS (
-      UPDATE images
-      SET status = $2, width = $3, height = $4, perimeter = $5, format = $6, error_message = $7,
-          attempts = $8, finished_at = now()
-      WHERE id = $1 AND status = 'pending'
-      RETURNING job_id, status
+    WITH outcome AS (
+      SELECT * FROM unnest($1::bigint[], $2::text[], $3::int[], $4::int[], $5::bigint[], $6::text[], $7::text[], $8::int[])
+        AS o (image_id, status, width, height, perimeter, format, error, attempts)
+    ), image AS (
+      UPDATE images i
+      SET status = o.status, width = o.width, height = o.height, perimeter = o.perimeter, format = o.format,
+          error_message = o.error, attempts = o.attempts, finished_at = now()
+      FROM outcome o
+      WHERE i.id = o.image_id AND i.status = 'pending'
+      RETURNING i.job_id, i.status
+    ), counted AS (
+      SELECT job_id, count(*) AS done, count(*) FILTER (WHERE status = 'failed') AS failed FROM image GROUP BY job_id
     )
     UPDATE image_jobs j
-    SET done = j.done + 1,
-        failed = j.failed + (image.status = 'failed')::int,
-        status = CASE WHEN j.done + 1 < j.total THEN j.status
-                      WHEN j.failed + (image.status = 'failed')::int > 0 THEN 'failed'
+    SET done = j.done + c.done,
+        failed = j.failed + c.failed,
+        status = CASE WHEN j.done + c.done < j.total THEN j.status
+                      WHEN j.failed + c.failed > 0 THEN 'failed'
                       ELSE 'completed' END,
-        finished_at = CASE WHEN j.done + 1 = j.total THEN now() END
-    FROM image
-    WHERE j.id = image.job_id
+        finished_at = CASE WHEN j.done + c.done = j.total THEN now() END
+    FROM counted c
+    WHERE j.id = c.job_id
     RETURNING j.*
     """;
 }

@@ -221,6 +221,20 @@ final class Backlog {
       .compose(ignored -> redis.zrem(List.of(delayed(queue), priority + "|" + id))).mapEmpty();
   }
 
+  /** Removes many tasks from ready and delayed at once (a bulk cancel): one ZREM per set. */
+  Future<Void> forget(String queue, Collection<Waiting> tasks) {
+    if (tasks.isEmpty()) {
+      return Future.succeededFuture();
+    }
+    List<String> ready = new ArrayList<>(List.of(ready(queue)));
+    List<String> delayed = new ArrayList<>(List.of(delayed(queue)));
+    for (Waiting task : tasks) {
+      ready.add(String.valueOf(task.id()));
+      delayed.add(task.priority() + "|" + task.id());
+    }
+    return redis.zrem(ready).compose(ignored -> redis.zrem(delayed)).mapEmpty();
+  }
+
   /** Tasks that PostgreSQL says wait in this queue: restores the missing ones, returns their ids. */
   Future<List<Long>> restore(String queue, Collection<Waiting> waiting) {
     if (waiting.isEmpty()) {

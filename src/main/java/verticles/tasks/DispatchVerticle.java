@@ -19,7 +19,9 @@ import verticles.common.Config;
 import verticles.common.Database;
 import verticles.common.Dependency;
 import verticles.common.Failure;
+import verticles.common.RebuildableRedis;
 import verticles.common.RedisStore;
+import verticles.common.Tracing;
 
 import java.time.Duration;
 import java.util.ArrayList;
@@ -60,6 +62,8 @@ public class DispatchVerticle extends VerticleBase {
   private Outcomes outcomes;
   private Dependency postgres;
   private Dependency redis;
+  private RebuildableRedis redisClient;
+  private TakeWatch takes;
   private String node;
   private long leaseMs;
   private int capacity;
@@ -91,8 +95,10 @@ public class DispatchVerticle extends VerticleBase {
   @Override
   public Future<?> start() {
     pool = Database.pool(vertx, config());
-    RedisAPI client = RedisStore.client(vertx, config());
+    redisClient = RedisStore.rebuildable(vertx, config());
+    RedisAPI client = RedisAPI.api(redisClient);
     backlog = new Backlog(client);
+    takes = TakeWatch.register(redisClient, BackendRegistries.getNow(config().getString(Config.NODE_NAME)));
     events = new TaskEvents(vertx);
     meters = new TaskMeters(BackendRegistries.getNow(config().getString(Config.NODE_NAME)));
     postgres = Dependency.postgres(vertx, config(), pool);
@@ -115,6 +121,7 @@ public class DispatchVerticle extends VerticleBase {
     vertx.eventBus().<String>localConsumer(Addresses.Cluster.NODE_LEFT, message -> memberLeft(message.body()));
     timers.add(vertx.setPeriodic(100, ignored -> poll()));
     timers.add(vertx.setPeriodic(2000, ignored -> learnQueues()));
+    timers.add(vertx.setPeriodic(1000, ignored -> takes.check()));
     renewTimer = vertx.setPeriodic(Math.max(100, leaseMs / 3), ignored -> renew());
     learnQueues();
     return Future.succeededFuture();
@@ -125,6 +132,7 @@ public class DispatchVerticle extends VerticleBase {
   public Future<?> stop() {
     stopping = true;
     timers.forEach(vertx::cancelTimer);
+    takes.unregister();
     long deadline = System.currentTimeMillis() + Math.min(3000, config().getInteger(Config.SHUTDOWN_GRACE_MS));
     return drain(deadline).compose(ignored -> {
       vertx.cancelTimer(renewTimer);
@@ -192,9 +200,11 @@ public class DispatchVerticle extends VerticleBase {
       return Future.succeededFuture(taken);
     }
     String queue = names.get(index);
+    takes.attempted();
     return backlog.take(queue, free, leaseMs)
       .map(ids -> {
         redis.answered();
+        takes.succeeded();
         if (!ids.isEmpty()) {
           claiming += ids.size();
           claim(queue, ids).onComplete(claimed -> {
@@ -221,7 +231,7 @@ public class DispatchVerticle extends VerticleBase {
       Set<Long> claimed = new HashSet<>();
       for (Row row : rows) {
         claimed.add(row.getLong("id"));
-        deliver(TaskJson.task(row));
+        deliver(TaskJson.task(row), row.getString("trace_context"));
       }
       List<Long> unclaimed = new ArrayList<>(ids);
       unclaimed.removeAll(claimed);
@@ -248,9 +258,9 @@ public class DispatchVerticle extends VerticleBase {
   /**
    * Sends the task to its handler. The receiving node says it has it (at this dispatcher's own
    * address), so that if that node leaves the cluster the task is re-delivered at once rather
-   * than after its timeout.
+   * than after its timeout. The delivery runs in the trace of the request that submitted the task.
    */
-  private void deliver(JsonObject task) {
+  private void deliver(JsonObject task, String traceContext) {
     long taskId = task.getLong("id");
     int attempt = task.getInteger("attempts");
     leases.put(taskId, new Lease(task.getString("queue"), attempt));
@@ -268,7 +278,9 @@ public class DispatchVerticle extends VerticleBase {
       .addHeader(BusHeaders.TIMEOUT_MS, String.valueOf(timeoutMs * 9 / 10))
       .addHeader(BusHeaders.DISPATCHER, Addresses.Tasks.dispatcher(id));
     long began = System.nanoTime();
-    vertx.eventBus().<Object>request(Addresses.Tasks.handler(task.getString("type")), task.getJsonObject("payload"), options)
+    Tracing.inSpan(vertx, traceContext, "task " + task.getString("type"), Map.of("task.id", String.valueOf(taskId),
+        "task.attempt", String.valueOf(attempt), "task.queue", task.getString("queue")),
+        () -> vertx.eventBus().<Object>request(Addresses.Tasks.handler(task.getString("type")), task.getJsonObject("payload"), options))
       .onComplete(result -> {
         if (sent.remove(taskId) == null) {
           return;  // already given up on: its node left the cluster

@@ -25,7 +25,8 @@ import java.util.Map;
  * The {@code http.request} task (a webhook): {@code {method?, url, headers?, body?}}. A 2xx
  * succeeds; a 5xx, a 429, a timeout or a refused connection is retried; another answer (a 4xx,
  * a redirect: none is followed) fails for good. The call goes through {@link SafeFetch}, so only
- * public addresses are called (see {@link OutboundPolicy}).
+ * public addresses are called (see {@link OutboundPolicy}). It carries {@code Idempotency-Key:
+ * task:<id>} (unless the task names its own), the same on every attempt.
  */
 public class HttpRequestTask extends VerticleBase {
 
@@ -63,6 +64,11 @@ public class HttpRequestTask extends VerticleBase {
       : json ? Json.encode(body) : String.valueOf(body));
     if (json && !headers.contains("Content-Type")) {
       headers.set("Content-Type", "application/json");
+    }
+    // The same key on every attempt (task:<id>): delivery is at least once, so the receiver applies each task once by it.
+    String key = message.headers().get(BusHeaders.IDEMPOTENCY_KEY);
+    if (key != null && !headers.contains("Idempotency-Key")) {
+      headers.set("Idempotency-Key", key);
     }
     String url = spec.getValue("url") instanceof String text ? text : "";
     fetch.fetch(method, url, headers, payload, BusHeaders.timeoutMs(message.headers(), DEFAULT_TIMEOUT_MS))

@@ -10,6 +10,8 @@ import io.vertx.sqlclient.Tuple;
 import verticles.common.BusHeaders;
 import verticles.common.Dependency;
 
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Set;
 
 /**
@@ -26,6 +28,8 @@ final class Notifier {
   private final Vertx vertx;
   private final Pool pool;
   private final Dependency postgres;
+  private final List<Long> acknowledged = new ArrayList<>();
+  private boolean writing;
 
   Notifier(Vertx vertx, Pool pool, Dependency postgres) {
     this.vertx = vertx;
@@ -46,9 +50,28 @@ final class Notifier {
       .addHeader(BusHeaders.REQUEST_ID, "task-" + id + "-outcome")
       .addHeader(BusHeaders.TASK_ID, String.valueOf(id));
     // Unacknowledged (no owner running, a timeout): the sweep sends it again.
-    vertx.eventBus().request(notify, outcome, options)
-      .compose(ignored -> pool.preparedQuery(TaskSql.NOTIFIED).execute(Tuple.of((Object) new Long[] {id})))
-      .onFailure(postgres::failed);
+    vertx.eventBus().request(notify, outcome, options).onSuccess(ignored -> acknowledged(id));
+  }
+
+  /** Acknowledgements are written many at a time: whatever came in while the previous write ran, in one statement. */
+  private void acknowledged(long id) {
+    acknowledged.add(id);
+    if (!writing) {
+      writeAcknowledged();
+    }
+  }
+
+  private void writeAcknowledged() {
+    if (acknowledged.isEmpty()) {
+      writing = false;
+      return;
+    }
+    writing = true;
+    Long[] ids = acknowledged.stream().sorted().toArray(Long[]::new);
+    acknowledged.clear();
+    pool.preparedQuery(TaskSql.NOTIFIED).execute(Tuple.of((Object) ids))
+      .onFailure(postgres::failed)  // not written: the sweep delivers them again, and their owners ignore the repeat
+      .onComplete(ignored -> writeAcknowledged());
   }
 
   /** Rows that RETURNING t.* gave: each finished one with an address is delivered. */

@@ -8,6 +8,7 @@ import io.vertx.sqlclient.Pool;
 import io.vertx.sqlclient.Row;
 import io.vertx.sqlclient.Tuple;
 import verticles.common.Addresses;
+import verticles.common.Tracing;
 
 import java.time.OffsetDateTime;
 import java.util.ArrayList;
@@ -21,7 +22,8 @@ import java.util.Set;
 /**
  * Makes tasks: the row in PostgreSQL first (the truth), then, after the commit, the id in the
  * Redis backlog, and a wake-up for the dispatchers. A push that fails loses nothing: the
- * reconciler restores it from PostgreSQL. Used by the task API and by the cron scheduler.
+ * reconciler restores it from PostgreSQL. Used by the task API and by the cron scheduler. Each task
+ * keeps the trace context of the request that made it, so that its execution joins that trace.
  */
 final class Submissions {
 
@@ -52,7 +54,8 @@ final class Submissions {
       .addValue(spec.idempotencyKey())
       .addValue(scheduleId)
       .addValue(occurrence)
-      .addValue(spec.notifyAddress());
+      .addValue(spec.notifyAddress())
+      .addValue(Tracing.current());
     return ensureQueues(Set.of(spec.queue()))
       .compose(ignored -> pool.preparedQuery(TaskSql.INSERT).execute(args))
       .compose(rows -> {
@@ -104,7 +107,7 @@ final class Submissions {
       notify[i] = spec.notifyAddress();
     }
     Tuple args = Tuple.of(owner, types, queues, priorities, payloads, maxAttempts)
-      .addValue(backoffs).addValue(timeouts).addValue(runAts).addValue(keys).addValue(notify);
+      .addValue(backoffs).addValue(timeouts).addValue(runAts).addValue(keys).addValue(notify).addValue(Tracing.current());
     return ensureQueues(new HashSet<>(List.of(queues)))
       .compose(ignored -> pool.preparedQuery(TaskSql.INSERT_MANY).execute(args))
       .compose(rows -> {

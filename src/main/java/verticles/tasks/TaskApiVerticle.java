@@ -15,7 +15,6 @@ import verticles.common.Config;
 import verticles.common.Database;
 import verticles.common.Dependency;
 import verticles.common.Failure;
-import verticles.common.Page;
 import verticles.common.RedisStore;
 import verticles.common.RequestContext;
 import verticles.common.Role;
@@ -45,14 +44,25 @@ public class TaskApiVerticle extends VerticleBase {
     backlog = new Backlog(redis);
     events = new TaskEvents(vertx);
     submissions = new Submissions(vertx, pool, backlog, events, new TaskMeters(BackendRegistries.getNow(config().getString(Config.NODE_NAME))));
-    notifier = new Notifier(vertx, pool, Dependency.postgres(vertx, config(), pool));
-    Schedules schedules = new Schedules(pool, events);
+    Dependency postgres = Dependency.postgres(vertx, config(), pool);
+    notifier = new Notifier(vertx, pool, postgres);
+    Schedules schedules = new Schedules(pool, events, submissions);
     Queues queues = new Queues(vertx, pool, backlog);
+    TaskSearch search = new TaskSearch(pool);
+    BulkActions bulk = new BulkActions(vertx, pool, backlog, notifier, postgres, config().getString(Config.NODE_NAME));
 
     ServiceReplies.serve(vertx, Addresses.Tasks.SUBMIT, this::submit);
     ServiceReplies.serve(vertx, Addresses.Tasks.SUBMIT_BATCH, this::submitBatch);
     ServiceReplies.serve(vertx, Addresses.Tasks.GET, body -> owned(body.getLong("id")));
-    ServiceReplies.serve(vertx, Addresses.Tasks.LIST, this::list);
+    ServiceReplies.serve(vertx, Addresses.Tasks.LIST, search::page);
+    ServiceReplies.serve(vertx, Addresses.Tasks.ATTEMPTS, search::attempts);
+    ServiceReplies.serve(vertx, Addresses.Tasks.DEAD_GROUPS, search::deadGroups);
+    ServiceReplies.serve(vertx, Addresses.Tasks.LATENCY, search::latency);
+    ServiceReplies.serve(vertx, Addresses.Tasks.RUNNING_BY_NODE, search::runningByNode);
+    ServiceReplies.serve(vertx, Addresses.Tasks.BULK_COUNT, bulk::count);
+    ServiceReplies.serve(vertx, Addresses.Tasks.BULK, bulk::start);
+    ServiceReplies.serve(vertx, Addresses.Tasks.BULK_GET, bulk::get);
+    vertx.setPeriodic(10_000, ignored -> bulk.sweep());
     ServiceReplies.serve(vertx, Addresses.Tasks.CANCEL, this::cancel);
     ServiceReplies.serve(vertx, Addresses.Tasks.RETRY, this::retry);
     vertx.eventBus().<JsonObject>consumer(Addresses.Tasks.PROGRESS, message -> progress(message.body()));
@@ -61,6 +71,7 @@ public class TaskApiVerticle extends VerticleBase {
     ServiceReplies.serve(vertx, Addresses.Schedules.LIST, schedules::list);
     ServiceReplies.serve(vertx, Addresses.Schedules.UPDATE, schedules::update);
     ServiceReplies.serve(vertx, Addresses.Schedules.DELETE, schedules::delete);
+    ServiceReplies.serve(vertx, Addresses.Schedules.RUN, schedules::run);
     ServiceReplies.serve(vertx, Addresses.Queues.LIST, queues::list);
     ServiceReplies.serve(vertx, Addresses.Queues.UPDATE, queues::update);
     return new ServiceHealth(vertx, Role.DISPATCH, config()).postgres(pool).redis(redis).serve();
@@ -99,14 +110,6 @@ public class TaskApiVerticle extends VerticleBase {
       }
       return Future.succeededFuture(TaskJson.task(row));
     });
-  }
-
-  private Future<JsonObject> list(JsonObject query) {
-    Caller caller = Caller.required();
-    int limit = query.getInteger("limit", Page.DEFAULT_LIMIT);
-    Tuple args = Tuple.of(caller.isAdmin() ? null : caller.userId(), query.getString("status"), query.getString("type"),
-      query.getString("queue"), query.getLong("cursor", Long.MAX_VALUE), limit + 1);
-    return pool.preparedQuery(TaskSql.PAGE).execute(args).map(rows -> Page.of(rows, limit, TaskJson::task, "id"));
   }
 
   private Future<JsonObject> cancel(JsonObject body) {

@@ -15,11 +15,14 @@ final class TaskSql {
   private TaskSql() {
   }
 
-  /** $1 owner … $10 idempotency key, $11 schedule id, $12 occurrence, $13 notify address; status from run_at. No row: the key or occurrence exists. */
+  /**
+   * $1 owner … $10 idempotency key, $11 schedule id, $12 occurrence, $13 notify address, $14 the
+   * submitter's trace context; status from run_at. No row: the key or occurrence exists.
+   */
   static final String INSERT = """
     INSERT INTO tasks (owner_id, type, queue, priority, payload, max_attempts, backoff, timeout_ms, run_at,
-                       idempotency_key, schedule_id, occurrence, notify, status, queued_at)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13,
+                       idempotency_key, schedule_id, occurrence, notify, trace_context, status, queued_at)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,
             CASE WHEN $9 > now() THEN 'scheduled' ELSE 'queued' END,
             CASE WHEN $9 > now() THEN NULL ELSE now() END)
     ON CONFLICT DO NOTHING
@@ -27,7 +30,8 @@ final class TaskSql {
     """;
 
   /**
-   * A batch of tasks of one owner ($1) in one statement: one array per column, in request order.
+   * A batch of tasks of one owner ($1) in one statement: one array per column, in request order
+   * ($12: the submitter's trace context, the same for all).
    * Ids are drawn from the sequence before the insert, so each answer row says which request item
    * it is and whether that item made a task (status null: its idempotency key already had one).
    */
@@ -39,9 +43,10 @@ final class TaskSql {
         WITH ORDINALITY AS i (type, queue, priority, payload, max_attempts, backoff, timeout_ms, run_at, idempotency_key, notify, ord)
     ), inserted AS (
       INSERT INTO tasks (id, owner_id, type, queue, priority, payload, max_attempts, backoff, timeout_ms, run_at,
-                         idempotency_key, notify, status, queued_at)
+                         idempotency_key, notify, trace_context, status, queued_at)
       OVERRIDING SYSTEM VALUE
       SELECT id, $1, type, queue, priority, payload::jsonb, max_attempts, backoff::jsonb, timeout_ms, run_at, idempotency_key, notify,
+             $12::text,
              CASE WHEN run_at > now() THEN 'scheduled' ELSE 'queued' END,
              CASE WHEN run_at > now() THEN NULL ELSE now() END
       FROM input ORDER BY ord
@@ -62,17 +67,6 @@ final class TaskSql {
 
   static final String FIND = """
     SELECT * FROM tasks WHERE id = $1
-    """;
-
-  /** Newest first; $1 owner (null: everyone's), $2 status, $3 type, $4 queue (null: any), $5 cursor, $6 limit. */
-  static final String PAGE = """
-    SELECT * FROM tasks
-    WHERE ($1::bigint IS NULL OR owner_id = $1)
-      AND ($2::text IS NULL OR status = $2)
-      AND ($3::text IS NULL OR type = $3)
-      AND ($4::text IS NULL OR queue = $4)
-      AND id < $5
-    ORDER BY id DESC LIMIT $6
     """;
 
   /**

@@ -51,6 +51,11 @@ public final class NodeProcess implements AutoCloseable {
       builder.environment().put("CLUSTER_HOST", "127.0.0.1");
       builder.environment().putIfAbsent("HTTP_PORT", String.valueOf(TestServers.freePort()));
       builder.environment().putAll(env);
+      if ("true".equalsIgnoreCase(builder.environment().get("CLUSTER")) && !builder.environment().containsKey("CLUSTER_TLS_CERT_FILE")
+        && !"true".equalsIgnoreCase(builder.environment().get("CLUSTER_ALLOW_PLAINTEXT"))) {
+        // A clustered bus is mutual TLS: a member's certificate of the tests' CA, unless the test brings its own.
+        builder.environment().putAll(ClusterCerts.member());
+      }
       return new NodeProcess(builder.start(), output, parsePort(builder.environment().get("HTTP_PORT")));
     } catch (IOException e) {
       throw new UncheckedIOException(e);

@@ -103,6 +103,7 @@ public final class TestServers {
     env.put(Config.RATE_LIMIT_AUTH_PER_MINUTE, "1000000");
     env.put(Config.RATE_LIMIT_USER_PER_MINUTE, "1000000");
     env.put(Config.RATE_LIMIT_RETAIL_PER_MINUTE, "1000000");
+    env.put(Config.RATE_LIMIT_PUBLIC_PER_MINUTE, "1000000");
     env.putAll(overrides);
     return Config.load(env, Path.of("no-such-file.env"));
   }
@@ -126,7 +127,12 @@ public final class TestServers {
       if (isBlank(externalDb) || isBlank(externalRedis)) {
         Path dir = Files.createTempDirectory("pulse-test-servers");
         embedded = EmbeddedServers.open(dir);
-        Runtime.getRuntime().addShutdownHook(new Thread(embedded::close));
+        EmbeddedServers servers = embedded;
+        // The servers stop with the test JVM, and their data goes with them (a CI run starts a dozen).
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+          servers.close();
+          deleteQuietly(dir);
+        }));
         embedded.startWatchdog();
       }
       databaseUrl = isBlank(externalDb) ? embedded.startPostgres(0) : externalDb;
@@ -138,5 +144,13 @@ public final class TestServers {
 
   private static boolean isBlank(String value) {
     return value == null || value.isBlank();
+  }
+
+  private static void deleteQuietly(Path dir) {
+    try (var paths = Files.walk(dir)) {
+      paths.sorted(java.util.Comparator.reverseOrder()).forEach(path -> path.toFile().delete());
+    } catch (IOException | UncheckedIOException e) {
+      // best effort: it is a temp directory
+    }
   }
 }

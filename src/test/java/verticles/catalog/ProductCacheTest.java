@@ -1,0 +1,110 @@
+package verticles.catalog;
+
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import io.vertx.core.Future;
+import io.vertx.core.Promise;
+import io.vertx.core.Vertx;
+import io.vertx.core.json.JsonObject;
+import io.vertx.redis.client.Redis;
+import io.vertx.redis.client.RedisAPI;
+import io.vertx.redis.client.RedisOptions;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import verticles.common.Config;
+import verticles.common.Dependency;
+import verticles.support.TestServers;
+
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+/** The product cache against a real Redis, with a loader the test controls. */
+class ProductCacheTest {
+
+  private Vertx vertx;
+  private RedisAPI redis;
+  private final AtomicInteger loads = new AtomicInteger();
+  private final SimpleMeterRegistry meters = new SimpleMeterRegistry();
+  /** What the "database" holds now, and a load the test may hold back. */
+  private final AtomicReference<JsonObject> stored = new AtomicReference<>();
+  private final AtomicReference<Promise<Void>> gate = new AtomicReference<>();
+
+  @BeforeEach
+  void start() {
+    vertx = Vertx.vertx();
+    redis = RedisAPI.api(Redis.createClient(vertx, new RedisOptions().setConnectionString(TestServers.redisUrl())));
+  }
+
+  @AfterEach
+  void stop() throws Exception {
+    vertx.close().toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
+  }
+
+  private ProductCache cache() {
+    JsonObject config = new JsonObject().put(Config.NODE_NAME, "cache-test").put(Config.REDIS_URL, TestServers.redisUrl());
+    return new ProductCache(vertx, redis, Dependency.redis(vertx, config, redis), meters, id -> {
+      loads.incrementAndGet();
+      JsonObject snapshot = stored.get().copy();  // read now, returned when the gate opens: a slow loader
+      Promise<Void> held = gate.get();
+      return held == null ? Future.succeededFuture(snapshot) : held.future().map(snapshot);
+    });
+  }
+
+  private static JsonObject product(long id, int version, long price) {
+    return new JsonObject().put("id", id).put("version", version).put("price", price);
+  }
+
+  private <T> T await(Future<T> future) throws Exception {
+    return future.toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
+  }
+
+  private <T> T onContext(java.util.function.Supplier<Future<T>> call) throws Exception {
+    Promise<T> result = Promise.promise();
+    vertx.runOnContext(ignored -> call.get().onComplete(result));
+    return await(result.future());
+  }
+
+  @Test
+  void aSlowLoadThatReadBeforeAChangeCannotPutTheOldVersionBack() throws Exception {
+    long id = System.nanoTime();
+    ProductCache cache = onContext(() -> Future.succeededFuture(cache()));
+    stored.set(product(id, 1, 100));
+    gate.set(Promise.promise());
+    Future<JsonObject> slow = onContext(() -> Future.succeededFuture(cache.get(id)));
+    TestServers.await("the loader to read version 1 (then it waits)", Duration.ofSeconds(10), () -> loads.get() == 1);
+
+    stored.set(product(id, 2, 200));  // the change commits...
+    onContext(() -> cache.changed(id, 2));  // ...and marks the cache
+    Promise<Void> held = gate.getAndSet(null);
+    vertx.runOnContext(ignored -> held.complete());
+    assertEquals(1, await(slow).getInteger("version"), "the slow reader itself saw what it read");
+
+    JsonObject after = onContext(() -> cache.get(id));
+    assertEquals(2, after.getInteger("version"), "the next read is the new version, not the slow loader's");
+    assertEquals(200, after.getLong("price"));
+    assertEquals(2, onContext(() -> cache.get(id)).getInteger("version"), "and it is cached");
+    assertEquals(2, loads.get(), "the slow load, then one load of the new version");
+  }
+
+  @Test
+  void concurrentMissesOfOneKeyLoadOnce() throws Exception {
+    long id = System.nanoTime();
+    ProductCache cache = onContext(() -> Future.succeededFuture(cache()));
+    stored.set(product(id, 5, 1));
+    gate.set(Promise.promise());
+    List<Future<JsonObject>> readers = onContext(() -> Future.succeededFuture(List.of(cache.get(id), cache.get(id), cache.get(id))));
+    TestServers.await("all three readers to miss while the first load is held", Duration.ofSeconds(10),
+      () -> meters.counter("pulse.cache.requests", "cache", "products", "result", "miss").count() == 3);
+    Promise<Void> held = gate.getAndSet(null);
+    vertx.runOnContext(ignored -> held.complete());
+    for (Future<JsonObject> reader : readers) {
+      assertEquals(5, await(reader).getInteger("version"));
+    }
+    assertEquals(1, loads.get(), "one loader for the stampede");
+  }
+}
