@@ -60,7 +60,7 @@ alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
 # GET /health/ready on a local port: prints the status code (000 when nothing answers).
 ready_status() {
   local status=000
-  if exec 3<>"/dev/tcp/127.0.0.1/$1" 2>/dev/null; then
+  if { exec 3<>"/dev/tcp/127.0.0.1/$1"; } 2>/dev/null; then
     printf 'GET /health/ready HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' >&3
     status=$(head -1 <&3 | awk '{print $2}') || true
     exec 3<&- 3>&-

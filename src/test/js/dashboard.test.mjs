@@ -3,7 +3,8 @@
 // and passes in the environment:
 //   PULSE_BASE_URL, ADMIN_USERNAME, ADMIN_PASSWORD, ALICE_USERNAME, ALICE_PASSWORD, ALICE_ID,
 //   BOB_TOKEN (the other session that pays alice), DEAD_ERROR (the error text of the seeded dead
-//   tasks), DEAD_COUNT, TRANSFERS (how many to time), RESULTS_FILE, SCREENSHOT_DIR (optional).
+//   tasks), DEAD_COUNT, TASK_ID (a task that died after 3 attempts), TRANSFERS (how many to time),
+//   RESULTS_FILE, SCREENSHOT_DIR (optional).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -65,6 +66,8 @@ async function accessible(p) {
   assert.deepEqual(unlabelled, [], 'every visible control has a label');
   const overflow = await p.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   assert.ok(overflow <= 0, `the page fits the window (${overflow} px too wide)`);
+  const notice = await p.evaluate(() => document.getElementById('notice').hidden ? '' : document.getElementById('notice').textContent);
+  assert.equal(notice, '', 'the page shows no error');
 }
 
 test('a user logs in and sees a transfer from another session without a reload; 100 transfers timed', async () => {
@@ -109,6 +112,12 @@ test('at phone width the overview fits and works', async () => {
   await p.locator('#my-tasks-list table').waitFor();
   await accessible(p);
   await screenshot(p, 'dashboard-phone');
+  await p.locator('#my-jobs-list a').first().click();
+  const images = p.locator('#job-detail tbody tr');
+  await images.filter({ hasText: '1024' }).filter({ hasText: '3584' }).waitFor();
+  await images.filter({ hasText: 'HTTP 404 from img.example.com' }).waitFor();
+  await accessible(p);
+  await screenshot(p, 'dashboard-job-phone');
   assert.deepEqual(p.problems, [], 'no console errors');
   await p.context().close();
 });
@@ -144,11 +153,22 @@ test('an admin filters dead tasks by error text, dry-runs, retries all matching 
   results.retryAllMatching = { counts };
   await screenshot(p, 'dashboard-bulk-done-desktop');
 
-  for (const view of ['Queues', 'Dead letters', 'Schedules', 'Nodes']) {
+  const views = { 'Queues': '#queues-list table', 'Dead letters': '#dead-groups table', 'Schedules': '#schedules-list table',
+    'Nodes': '#nodes-list table' };
+  for (const [view, content] of Object.entries(views)) {
     await p.getByRole('link', { name: view, exact: true }).click();
-    await p.locator('#view table').first().waitFor();
+    await p.locator(content).waitFor();
     await accessible(p);
   }
+  await p.getByRole('link', { name: 'Dead letters', exact: true }).click();
+  await p.locator('#dead-groups tbody tr').filter({ hasText: 'connection refused' }).waitFor();
+  await screenshot(p, 'dashboard-dead-desktop');
+  await p.locator('#dead-groups tbody tr').filter({ hasText: 'asked to fail' }).getByRole('link', { name: 'Show' }).click();
+  await p.locator(`#task-results a[href="#/task/${env.TASK_ID}"]`).click();
+  await p.locator('#task-detail ol.timeline li').nth(6).waitFor();
+  assert.equal(await p.locator('#task-detail tbody tr').count(), 3, 'three attempts, each with its error and duration');
+  await accessible(p);
+  await screenshot(p, 'dashboard-task-desktop');
   await p.getByRole('link', { name: 'Queues', exact: true }).click();
   await p.locator('#queues-list table').waitFor();
   await p.locator('#throughput-chart svg').waitFor();

@@ -245,6 +245,14 @@ class DeploymentFilesTest {
     System.out.println(queries + " dashboard queries over " + used.size() + " metrics, all exposed by /metrics: " + used);
   }
 
+  @Test
+  void theQueryReaderFindsMetricsAndLabelsAndNothingElse() {
+    Set<String> labels = new HashSet<>();
+    assertEquals(Set.of("a_seconds_bucket", "b_total"), metricNames("histogram_quantile(0.95, sum by (le, route) "
+      + "(rate(a_seconds_bucket{instance=~\"$instance\", code=~\"5..\"}[$__rate_interval]))) / on (route) b_total{x=\"a,b\"}", labels));
+    assertEquals(Set.of("le", "route", "instance", "code", "x"), labels);
+  }
+
   /** A short load that touches every room (ledger, tasks with a failure, the catalog, errors), then /metrics. */
   private static String metricsAfterALoad() {
     Api api = node.api();

@@ -6,6 +6,7 @@ import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonObject;
 import io.vertx.redis.client.RedisAPI;
+import verticles.common.RequestContext;
 import verticles.common.Dependency;
 import verticles.common.LuaScript;
 
@@ -104,7 +105,7 @@ final class ProductCache {
   private Future<JsonObject> loadOnce(long id, boolean store) {
     Future<JsonObject> pending = loading.get(id);
     if (pending != null) {
-      return pending;
+      return RequestContext.here(pending);
     }
     Future<JsonObject> load = loader.apply(id).compose(product -> product == null || !store ? Future.succeededFuture(product)
       : STORE.run(redis, List.of(key(id)), List.of(String.valueOf(product.getInteger("version")), product.encode(), String.valueOf(TTL_MS)))

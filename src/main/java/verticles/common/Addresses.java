@@ -24,6 +24,8 @@ public final class Addresses {
     public static final String STATUS = "identity.status";
     /** Who a token's subject is now: role, status and token version, checked on every request. */
     public static final String PRINCIPAL = "identity.principal";
+    /** Many users at once ({ids}): role, status and token version of each that exists (see common.UserLookups). */
+    public static final String LOOKUP = "identity.lookup";
     /** Published after a user is changed or deleted (body: {user_id}): holders of their sessions look again. */
     public static final String CHANGED = "identity.changed";
   }

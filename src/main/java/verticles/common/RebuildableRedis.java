@@ -4,6 +4,7 @@ import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
+import io.vertx.redis.client.Command;
 import io.vertx.redis.client.Redis;
 import io.vertx.redis.client.RedisClientType;
 import io.vertx.redis.client.RedisConnection;
@@ -14,25 +15,34 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.BooleanSupplier;
 
 /**
- * A Redis client that is replaced by a fresh one, in place, when it has gone wrong in a way
- * that reconnecting mends. After a failover a pooled connection may still lead to the old
- * master, now a replica (every write answers READONLY), and a connection whose peer vanished
- * without a word never answers at all: the library's pool keeps both. So a READONLY answer, or
- * commands waiting while none has been answered for {@link #COMMAND_TIMEOUT_MS} (checked each
- * second, so no command pays for a timer), or a caller's {@link #rebuild} (the dispatcher's, when
- * its takes stop) closes the client and makes a new one: new connections, and with Sentinels, a
- * fresh answer on who the master is. Closing the old client fails what still waits on it. At
- * most one rebuild per {@link #MIN_INTERVAL_MS}; said once in a while per JVM, counted always.
+ * A Redis client that is replaced by a fresh one, in place, when it has gone wrong in a way that
+ * reconnecting mends. After a failover a pooled connection may still lead to the old master, now
+ * a replica (every write answers READONLY), and a connection whose server vanished without a word
+ * never answers at all: the library's pool keeps both.
+ *
+ * <p>A READONLY answer replaces the client at once. Anything else is only a suspicion until a
+ * fresh client has been asked: commands waiting while none has been answered for
+ * {@link #COMMAND_TIMEOUT_MS} (checked each second, so no command pays for a timer), or a
+ * caller's report (the dispatcher's, when its takes stop; see {@link #replaceIfStuck}). The fresh
+ * client PINGs the master (with Sentinels, after asking them who it is); only if it answers while
+ * this client is still stuck does it take this one's place. So an outage (the fresh client gets
+ * nowhere either) or a JVM too busy to read its sockets (the old answers arrive meanwhile) replaces
+ * nothing. The old client is closed, which fails whatever still waits on it. At most one
+ * replacement per {@link #MIN_INTERVAL_MS}; said once in a while per JVM, counted always
+ * ({@code pulse_redis_client_rebuilds_total{reason}}).
  */
 public final class RebuildableRedis implements Redis {
 
-  /** Commands waiting this long with no answer to any of them: the client is rebuilt. */
+  /** Commands waiting this long with no answer to any of them make the client suspect. */
   public static final long COMMAND_TIMEOUT_MS = 5_000;
   static final long MIN_INTERVAL_MS = 2_000;
+  private static final long PROBE_TIMEOUT_MS = 3_000;
   private static final long LOG_EVERY_MS = 10_000;
   private static final Logger log = LoggerFactory.getLogger(RebuildableRedis.class);
   /** Many clients of a node see one failover: one line says it for all of them. */
@@ -41,11 +51,12 @@ public final class RebuildableRedis implements Redis {
   private final Vertx vertx;
   private final RedisOptions options;
   private final MeterRegistry registry;
-  private volatile Redis current;
   private final AtomicInteger waiting = new AtomicInteger();
+  private volatile Redis current;
   private volatile long lastAnswerMs = System.currentTimeMillis();
-  private long rebuiltAt;
   private volatile boolean closed;
+  private volatile boolean probing;
+  private long replacedAt;
 
   public RebuildableRedis(Vertx vertx, RedisOptions options, MeterRegistry registry) {
     this.vertx = vertx;
@@ -53,15 +64,19 @@ public final class RebuildableRedis implements Redis {
     this.registry = registry;
     this.current = Redis.createClient(vertx, options);
     if (registry != null) {
-      for (String reason : List.of("readonly", "timeout", "stalled")) {
+      for (String reason : List.of("readonly", "unanswered", "stalled")) {
         rebuilds(reason);
       }
     }
     vertx.setPeriodic(1000, timer -> {
       if (closed) {
         vertx.cancelTimer(timer);
-      } else if (waiting.get() > 0 && System.currentTimeMillis() - lastAnswerMs > COMMAND_TIMEOUT_MS) {
-        rebuild(current, "timeout", "Redis has answered nothing for " + COMMAND_TIMEOUT_MS + " ms while commands wait");
+        return;
+      }
+      long answered = lastAnswerMs;
+      if (waiting.get() > 0 && System.currentTimeMillis() - answered > COMMAND_TIMEOUT_MS) {
+        replaceIfStuck("unanswered", "Redis has answered none of this client's commands for " + COMMAND_TIMEOUT_MS
+          + " ms, while a new connection gets answers", () -> waiting.get() > 0 && lastAnswerMs == answered);
       }
     });
   }
@@ -90,11 +105,26 @@ public final class RebuildableRedis implements Redis {
   }
 
   /**
-   * Replaces the client now (unless it was replaced a moment ago, or is closed); {@code reason}
-   * is a short word for the metric. True when it was replaced.
+   * The caller thinks this client is stuck: a fresh client asks the master for a PING, and if it
+   * answers while {@code stillStuck} still holds, it takes this one's place. {@code reason} is a
+   * short word for the metric, {@code why} the log line's words (null: the caller logs). True
+   * when it was replaced.
    */
-  public boolean rebuild(String reason) {
-    return rebuild(current, reason, null);
+  public Future<Boolean> replaceIfStuck(String reason, String why, BooleanSupplier stillStuck) {
+    if (closed || probing || System.currentTimeMillis() - replacedAt < MIN_INTERVAL_MS) {
+      return Future.succeededFuture(false);
+    }
+    probing = true;
+    Redis suspect = current;
+    Redis fresh = Redis.createClient(vertx, options);
+    return fresh.send(Request.cmd(Command.PING)).timeout(PROBE_TIMEOUT_MS, TimeUnit.MILLISECONDS).transform(ping -> {
+      probing = false;
+      boolean replaced = ping.succeeded() && stillStuck.getAsBoolean() && replace(suspect, fresh, reason, why);
+      if (!replaced) {
+        fresh.close();
+      }
+      return Future.succeededFuture(replaced);
+    });
   }
 
   private Counter rebuilds(String reason) {
@@ -108,24 +138,24 @@ public final class RebuildableRedis implements Redis {
       waiting.decrementAndGet();
       lastAnswerMs = System.currentTimeMillis();
       if (result.failed() && String.valueOf(result.cause().getMessage()).startsWith("READONLY")) {
-        rebuild(used, "readonly", "Redis answered READONLY: this client's connections lead to a replica (the master moved)");
+        replace(used, null, "readonly", "Redis answered READONLY: this client's connections lead to a replica (the master moved)");
       }
     });
   }
 
-  private boolean rebuild(Redis used, String reason, String why) {
+  /** Puts {@code fresh} (a new client when null) in the place of {@code used}, if that is still current. */
+  private boolean replace(Redis used, Redis fresh, String reason, String why) {
     Redis old;
     synchronized (this) {
       long now = System.currentTimeMillis();
-      if (closed || used != current || now - rebuiltAt < MIN_INTERVAL_MS) {
+      if (closed || used != current || now - replacedAt < MIN_INTERVAL_MS) {
         return false;
       }
-      rebuiltAt = now;
+      replacedAt = now;
       lastAnswerMs = now;
       old = current;
-      current = Redis.createClient(vertx, options);
+      current = fresh != null ? fresh : Redis.createClient(vertx, options);
     }
-    // Closing the old client fails whatever still waits on it, so no caller waits on a dead connection.
     old.close();
     if (registry != null) {
       rebuilds(reason).increment();

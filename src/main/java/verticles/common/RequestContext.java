@@ -1,6 +1,8 @@
 package verticles.common;
 
 import io.vertx.core.Context;
+import io.vertx.core.Future;
+import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.core.internal.ContextInternal;
 
@@ -69,6 +71,21 @@ public final class RequestContext {
         internal.putLocal(key, value);
       }
     }
+  }
+
+  /**
+   * A future completed on someone else's behalf (a batch written for many requests, a load
+   * shared by several), seen from the current request: what follows it runs on this request's
+   * context, with this request's id and caller, not on the context of whoever completed it.
+   */
+  public static <T> Future<T> here(Future<T> shared) {
+    Context context = Vertx.currentContext();
+    if (!(context instanceof ContextInternal internal)) {
+      return shared;
+    }
+    Promise<T> mine = internal.promise();
+    shared.onComplete(mine);
+    return mine.future();
   }
 
   /** Accepts a caller's id when it is short and plain; otherwise makes a new one. */

@@ -58,7 +58,17 @@ final class ApiSpec {
     this.document = document;
   }
 
-  static ApiSpec load() {
+  private static ApiSpec loaded;
+
+  /** Parsed once per JVM (every HTTP instance serves the same document). */
+  static synchronized ApiSpec load() {
+    if (loaded == null) {
+      loaded = parse();
+    }
+    return loaded;
+  }
+
+  private static ApiSpec parse() {
     try (InputStream in = ApiSpec.class.getResourceAsStream("/openapi.yaml")) {
       if (in == null) {
         throw new IllegalStateException("openapi.yaml is missing from the classpath");

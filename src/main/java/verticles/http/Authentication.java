@@ -1,21 +1,22 @@
 package verticles.http;
 
+import io.vertx.core.Future;
 import io.vertx.core.Handler;
 import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonObject;
 import io.vertx.ext.auth.authentication.TokenCredentials;
 import io.vertx.ext.auth.jwt.JWTAuth;
 import io.vertx.ext.web.RoutingContext;
-import verticles.common.Addresses;
-import verticles.common.Bus;
 import verticles.common.Caller;
+import verticles.common.UserLookups;
 import verticles.common.Failure;
 import verticles.common.RequestContext;
 
 /**
  * Bearer tokens: the signature, algorithm, {@code exp}, {@code iss} and {@code aud} are
- * checked here; then the identity service confirms, on every request, that the user is still
- * active and the token not revoked, and gives their current role (so a demotion or a deletion
+ * checked here; then the identity service confirms, on every request (many requests' questions
+ * share one message: common.UserLookups), that the user is still active and the token not
+ * revoked, and gives their current role (so a demotion or a deletion
  * takes effect on the next request, whatever the token says).
  */
 final class Authentication implements Handler<RoutingContext> {
@@ -23,14 +24,12 @@ final class Authentication implements Handler<RoutingContext> {
   /** Where the verified token's claims wait for later handlers (the bridge's ticket needs its {@code exp} and {@code tv}). */
   static final String CLAIMS = "pulse.token.claims";
 
-  private final Vertx vertx;
   private final JWTAuth jwt;
-  private final long timeoutMs;
+  private final UserLookups users;
 
   Authentication(Vertx vertx, JWTAuth jwt, long timeoutMs) {
-    this.vertx = vertx;
     this.jwt = jwt;
-    this.timeoutMs = timeoutMs;
+    this.users = new UserLookups(vertx, timeoutMs);
   }
 
   @Override
@@ -41,14 +40,15 @@ final class Authentication implements Handler<RoutingContext> {
       return;
     }
     jwt.authenticate(new TokenCredentials(header.substring(7).trim()))
-      .recover(error -> io.vertx.core.Future.failedFuture(Failure.UNAUTHORIZED.exception("the token is invalid or expired")))
+      .recover(error -> Future.failedFuture(Failure.UNAUTHORIZED.exception("the token is invalid or expired")))
       .compose(user -> {
         JsonObject claims = user.principal();
         rc.put(CLAIMS, user.attributes().getJsonObject("accessToken", claims));
         long userId = Long.parseLong(claims.getString("sub", "0"));
-        return Bus.<JsonObject>request(vertx, Addresses.Identity.PRINCIPAL,
-            new JsonObject().put("user_id", userId).put("token_version", claims.getInteger("tv", -1)), timeoutMs)
-          .map(reply -> new Caller(userId, reply.body().getString("role")));
+        int tokenVersion = claims.getInteger("tv", -1);
+        return users.lookup(userId).compose(now -> now == null || !now.active() || now.tokenVersion() != tokenVersion
+          ? Future.failedFuture(Failure.UNAUTHORIZED.exception("the token is no longer valid"))
+          : Future.succeededFuture(new Caller(userId, now.role())));
       })
       .onSuccess(caller -> {
         RequestContext.bindCaller(caller);

@@ -43,8 +43,12 @@ public class HttpVerticle extends VerticleBase {
 
   @Override
   public Future<?> start() {
+    // openapi.yaml takes seconds to parse in a cold JVM on a busy machine: on a worker, not an event loop.
+    return vertx.executeBlocking(ApiSpec::load).compose(this::serve);
+  }
+
+  private Future<?> serve(ApiSpec spec) {
     JsonObject config = config();
-    ApiSpec spec = ApiSpec.load();
     String docs = ApiDocs.html(spec.document());
     Readiness readiness = new Readiness(vertx, config);
 

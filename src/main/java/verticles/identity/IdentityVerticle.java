@@ -60,6 +60,7 @@ public class IdentityVerticle extends VerticleBase {
     ServiceReplies.serve(vertx, Addresses.Identity.LOGIN, this::login);
     ServiceReplies.serve(vertx, Addresses.Identity.PRINCIPAL, this::principal);
     ServiceReplies.serve(vertx, Addresses.Identity.STATUS, this::status);
+    ServiceReplies.serve(vertx, Addresses.Identity.LOOKUP, this::lookup);
     ServiceReplies.serve(vertx, Addresses.Identity.GET, this::get);
     ServiceReplies.serve(vertx, Addresses.Identity.LIST, this::list);
     ServiceReplies.serve(vertx, Addresses.Identity.UPDATE, this::update);
@@ -115,6 +116,17 @@ public class IdentityVerticle extends VerticleBase {
         }
         return Future.succeededFuture(new JsonObject().put("role", row.getString("role")));
       });
+  }
+
+  /** Many users at once (for common.UserLookups): each that exists, with its role, status and token version. */
+  private Future<JsonObject> lookup(JsonObject body) {
+    Long[] ids = body.getJsonArray("ids").stream().map(id -> ((Number) id).longValue()).toArray(Long[]::new);
+    return pool.preparedQuery(UserSql.LOOKUP).execute(Tuple.of((Object) ids)).map(rows -> {
+      JsonArray users = new JsonArray();
+      rows.forEach(row -> users.add(new JsonObject().put("id", row.getLong("id")).put("role", row.getString("role"))
+        .put("status", row.getString("status")).put("token_version", row.getInteger("token_version"))));
+      return new JsonObject().put("users", users);
+    });
   }
 
   /** Whether a user exists and may take part in things (for other services, e.g. a transfer's recipient). */

@@ -23,6 +23,8 @@ final class UserSql {
 
   static final String PRINCIPAL = "SELECT role, status, token_version FROM users WHERE id = $1";
 
+  static final String LOOKUP = "SELECT id, role, status, token_version FROM users WHERE id = ANY($1::bigint[])";
+
   static final String FIND = "SELECT " + COLUMNS + " FROM users WHERE id = $1";
 
   static final String FIND_WITH_HASH = "SELECT " + COLUMNS + ", password_hash FROM users WHERE id = $1";

@@ -8,6 +8,7 @@ import io.vertx.sqlclient.Pool;
 import io.vertx.sqlclient.Row;
 import io.vertx.sqlclient.RowSet;
 import io.vertx.sqlclient.Tuple;
+import verticles.common.RequestContext;
 
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -48,7 +49,7 @@ final class FoldBatch {
     if (!writing) {
       write();
     }
-    return folded.future();
+    return RequestContext.here(folded.future());
   }
 
   private void write() {

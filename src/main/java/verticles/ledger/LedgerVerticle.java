@@ -10,12 +10,9 @@ import io.vertx.core.eventbus.ReplyException;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import io.vertx.micrometer.backends.BackendRegistries;
-import io.vertx.pgclient.PgException;
 import io.vertx.redis.client.RedisAPI;
 import io.vertx.sqlclient.Pool;
 import io.vertx.sqlclient.Row;
-import io.vertx.sqlclient.RowSet;
-import io.vertx.sqlclient.SqlConnection;
 import io.vertx.sqlclient.Tuple;
 import verticles.common.Addresses;
 import verticles.common.Bus;
@@ -31,6 +28,8 @@ import verticles.common.Role;
 import verticles.common.ServiceHealth;
 import verticles.common.ServiceReplies;
 import verticles.common.TaskTypes;
+import verticles.common.UserLookups;
+import verticles.ledger.Move.Kind;
 
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
@@ -38,7 +37,6 @@ import java.security.NoSuchAlgorithmException;
 import java.time.OffsetDateTime;
 import java.util.Currency;
 import java.util.HexFormat;
-import java.util.function.Supplier;
 
 /**
  * Owns balances, transactions and entries: credits, debits, transfers and reversals, each one
@@ -48,7 +46,6 @@ import java.util.function.Supplier;
  */
 public class LedgerVerticle extends VerticleBase {
 
-  private static final int MAX_ATTEMPTS = 3;
   /** The largest amount one move may carry (minor units), as the API document says. */
   private static final long MAX_AMOUNT = 1_000_000_000_000_000L;
   /** No authenticated caller (a task acts for its owner, who is checked like anyone else). */
@@ -57,6 +54,8 @@ public class LedgerVerticle extends VerticleBase {
   private Pool pool;
   private String defaultCurrency;
   private MeterRegistry metrics;
+  private MoveBatch batch;
+  private UserLookups users;
 
   @Override
   public Future<?> start() {
@@ -64,6 +63,8 @@ public class LedgerVerticle extends VerticleBase {
     RedisAPI redis = RedisStore.client(vertx, config());
     defaultCurrency = config().getString(Config.DEFAULT_CURRENCY);
     metrics = BackendRegistries.getNow(config().getString(Config.NODE_NAME));
+    batch = new MoveBatch(pool, metrics);
+    users = new UserLookups(vertx, config().getInteger(Config.BUS_TIMEOUT_MS));
     ServiceReplies.serve(vertx, Addresses.Ledger.CREDIT, body -> write(Kind.CREDIT, body));
     ServiceReplies.serve(vertx, Addresses.Ledger.DEBIT, body -> write(Kind.DEBIT, body));
     ServiceReplies.serve(vertx, Addresses.Ledger.TRANSFER, body -> write(Kind.TRANSFER, body));
@@ -76,21 +77,6 @@ public class LedgerVerticle extends VerticleBase {
     ServiceReplies.serve(vertx, Addresses.Tasks.handler(TaskTypes.LEDGER_TRANSFER), this::taskTransfer);
     vertx.setPeriodic(3_600_000, ignored -> pool.query(LedgerSql.FORGET_OLD_KEYS).execute());
     return new ServiceHealth(vertx, Role.LEDGER, config()).postgres(pool).redis(redis).serve();
-  }
-
-  enum Kind { CREDIT, DEBIT, TRANSFER }
-
-  /** What to move: the parties (0 is the outside world), the amount, and why. */
-  private record Move(Kind kind, String type, long from, long to, long amount, String currency, String description, Long reverses) {
-
-    Move reversed(long original) {
-      Kind back = switch (kind) {
-        case CREDIT -> Kind.DEBIT;
-        case DEBIT -> Kind.CREDIT;
-        case TRANSFER -> Kind.TRANSFER;
-      };
-      return new Move(back, "reversal", to, from, amount, currency, "reversal of transaction " + original, original);
-    }
   }
 
   /** credit / debit / transfer from HTTP: who acts for whom, then the move, once per idempotency key. */
@@ -174,14 +160,11 @@ public class LedgerVerticle extends VerticleBase {
     return recipient.compose(ignored -> applyOnce(move, scope, key, hash));
   }
 
+  /** The move joins the next batch (group commit); metrics and events once it is settled. */
   private Future<JsonObject> applyOnce(Move move, long scope, String key, String hash) {
     Timer.Sample timing = Timer.start(metrics);
-    Supplier<Future<Outcome>> attempt = key == null
-      ? () -> pipelined(move).map(created -> new Outcome(created, false))
-      : () -> pool.withTransaction(tx -> claim(tx, scope, key, hash).compose(replay -> replay != null
-        ? Future.succeededFuture(new Outcome(replay, true))
-        : execute(tx, move).compose(created -> remember(tx, scope, key, created).map(new Outcome(created, false)))));
-    return withRetry(1, attempt)
+    Caller caller = RequestContext.caller();
+    return batch.add(move, caller == null ? null : caller.userId(), RequestContext.requestId(), scope, key, hash)
       .andThen(result -> {
         String outcome = result.succeeded() ? (result.result().replayed() ? "replayed" : "ok")
           : Failure.of(result.cause()).name().toLowerCase();
@@ -194,96 +177,7 @@ public class LedgerVerticle extends VerticleBase {
           publish(result.result().transaction(), move);
         }
       })
-      .map(Outcome::transaction)
-      .recover(LedgerVerticle::translate);
-  }
-
-  /** A move's answer, and whether it is the first answer of its idempotency key given again. */
-  private record Outcome(JsonObject transaction, boolean replayed) {
-  }
-
-  /**
-   * Without an idempotency key the whole transaction is sent at once (BEGIN, the lock, the move,
-   * COMMIT pipelined on one connection): one network round trip instead of four. It is safe to
-   * commit without looking: when funds are short the move statement changes nothing.
-   */
-  private Future<JsonObject> pipelined(Move move) {
-    return pool.getConnection().compose(conn -> {
-      Future<?> begun = conn.query("BEGIN").execute();
-      Future<JsonObject> moved = execute(conn, move);
-      Future<?> committed = conn.query("COMMIT").execute();
-      return Future.join(begun, moved, committed).transform(ignored -> moved).eventually(conn::close);
-    });
-  }
-
-  private Future<JsonObject> execute(SqlConnection tx, Move move) {
-    String actorRequest = RequestContext.requestId();
-    Caller caller = RequestContext.caller();
-    Long actor = caller == null ? null : caller.userId();
-    Future<RowSet<Row>> moved;
-    switch (move.kind()) {
-      case CREDIT:
-        moved = tx.preparedQuery(LedgerSql.CREDIT).execute(Tuple.of(move.to(), move.amount(), move.currency(), move.type(),
-          move.description(), move.reverses(), actor, actorRequest));
-        break;
-      case DEBIT:
-        moved = tx.preparedQuery(LedgerSql.DEBIT).execute(Tuple.of(move.from(), move.amount(), move.currency(), move.type(),
-          move.description(), move.reverses(), actor, actorRequest));
-        break;
-      default:
-        // Not waiting for the lock's answer: it is pipelined ahead of the move on the same connection.
-        Future<RowSet<Row>> locked = tx.preparedQuery(LedgerSql.LOCK_PAIR).execute(Tuple.of(move.from(), move.to(), move.currency()));
-        Future<RowSet<Row>> transfer = tx.preparedQuery(LedgerSql.TRANSFER).execute(Tuple.of(move.from(), move.to(), move.amount(),
-          move.currency(), move.type(), move.description()).addValue(move.reverses()).addValue(actor).addValue(actorRequest));
-        moved = Future.join(locked, transfer).transform(ignored -> locked.failed() ? Future.failedFuture(locked.cause()) : transfer);
-    }
-    return moved.compose(rows -> rows.size() == 0
-      ? Future.failedFuture(Failure.INSUFFICIENT_FUNDS.exception("insufficient funds: the balance in " + move.currency()
-      + " is below " + move.amount()))
-      : Future.succeededFuture(transactionJson(rows.iterator().next())));
-  }
-
-  /** Null when the key is new (or there is none); the first answer when it is a repeat. */
-  private static Future<JsonObject> claim(SqlConnection tx, long scope, String key, String hash) {
-    if (key == null) {
-      return Future.succeededFuture();
-    }
-    return tx.preparedQuery(LedgerSql.CLAIM_KEY).execute(Tuple.of(scope, key, hash)).compose(claimed -> claimed.size() == 1
-      ? Future.succeededFuture()
-      : tx.preparedQuery(LedgerSql.READ_KEY).execute(Tuple.of(scope, key)).compose(rows -> {
-        Row row = rows.iterator().next();
-        return hash.equals(row.getString("request_hash"))
-          ? Future.succeededFuture(new JsonObject(row.getString("response")))
-          : Future.failedFuture(Failure.IDEMPOTENCY_KEY_REUSED.exception("this Idempotency-Key was used with a different request"));
-      }));
-  }
-
-  private static Future<Void> remember(SqlConnection tx, long scope, String key, JsonObject response) {
-    return key == null ? Future.succeededFuture()
-      : tx.preparedQuery(LedgerSql.ANSWER_KEY).execute(Tuple.of(scope, key, response.encode())).mapEmpty();
-  }
-
-  private static Future<Outcome> withRetry(int attempt, Supplier<Future<Outcome>> work) {
-    return work.get()
-      .recover(error -> {
-        boolean transient_ = error instanceof PgException
-          && ("40001".equals(((PgException) error).getSqlState()) || "40P01".equals(((PgException) error).getSqlState()));
-        return transient_ && attempt < MAX_ATTEMPTS ? withRetry(attempt + 1, work) : Future.failedFuture(error);
-      });
-  }
-
-  /** Known database refusals become client failures; the rest stay internal. */
-  private static <T> Future<T> translate(Throwable error) {
-    if (error instanceof PgException) {
-      PgException pg = (PgException) error;
-      if ("23505".equals(pg.getSqlState()) && pg.getConstraint() != null && pg.getConstraint().contains("reverses")) {
-        return Future.failedFuture(Failure.WRONG_STATE.exception("this transaction was already reversed"));
-      }
-      if ("23514".equals(pg.getSqlState())) {
-        return Future.failedFuture(Failure.INSUFFICIENT_FUNDS.exception("insufficient funds"));
-      }
-    }
-    return Future.failedFuture(error);
+      .map(MoveBatch.Outcome::transaction);
   }
 
   /** After commit: each party (not the outside world) hears of its new balance and the transaction. */
@@ -345,18 +239,10 @@ public class LedgerVerticle extends VerticleBase {
     });
   }
 
+  /** The user must exist and be active now (asked of identity, many moves' questions in one message). */
   private Future<Void> requireActiveUser(long userId, String field) {
-    return Bus.<JsonObject>request(vertx, Addresses.Identity.STATUS, new JsonObject().put("id", userId),
-        config().getInteger(Config.BUS_TIMEOUT_MS))
-      .transform(reply -> {
-        if (reply.succeeded() && "active".equals(reply.result().body().getString("status"))) {
-          return Future.succeededFuture();
-        }
-        if (reply.failed() && Failure.of(reply.cause()) != Failure.NOT_FOUND) {
-          return Future.failedFuture(reply.cause());
-        }
-        return Future.failedFuture(Failure.NOT_FOUND.exception("no active user " + userId + " (" + field + ")"));
-      });
+    return users.lookup(userId).compose(user -> user != null && user.active() ? Future.succeededFuture()
+      : Future.failedFuture(Failure.NOT_FOUND.exception("no active user " + userId + " (" + field + ")")));
   }
 
   private String currency(JsonObject body) {

@@ -1,5 +1,7 @@
 package verticles.tasks;
 
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonObject;
@@ -19,6 +21,7 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
 
 /**
  * Retry, cancel or delete every task that matches a filter, on the server: a dry run counts them;
@@ -41,14 +44,20 @@ final class BulkActions {
   private final Notifier notifier;
   private final Dependency postgres;
   private final String node;
+  /** A batch from its statement to its Redis writes. */
+  private final Timer batches;
+  /** How long each synchronous step of a batch keeps its event loop (building the statement, reading the rows, the Redis arguments). */
+  private final Timer onLoop;
 
-  BulkActions(Vertx vertx, Pool pool, Backlog backlog, Notifier notifier, Dependency postgres, String node) {
+  BulkActions(Vertx vertx, Pool pool, Backlog backlog, Notifier notifier, Dependency postgres, String node, MeterRegistry registry) {
     this.vertx = vertx;
     this.pool = pool;
     this.backlog = backlog;
     this.notifier = notifier;
     this.postgres = postgres;
     this.node = node;
+    this.batches = Timer.builder("pulse.tasks.bulk.batch").description("a bulk action's batch, statement to Redis").register(registry);
+    this.onLoop = Timer.builder("pulse.tasks.bulk.loop").description("a bulk batch's synchronous steps on the event loop").register(registry);
   }
 
   /** One action and what it may touch. */
@@ -153,6 +162,7 @@ final class BulkActions {
    * ones removed) and the wake-ups. The job's next state, or null once it has ended.
    */
   private Future<JsonObject> batch(JsonObject job) {
+    long began = System.nanoTime();
     Action action = Action.of(job.getString("action"));
     Caller starter = new Caller(job.getLong("owner_id"), job.getBoolean("admin") ? Caller.ADMIN : Caller.USER);
     TaskFilter filter = TaskFilter.of(job.getJsonObject("filter"), starter, "filter.");
@@ -161,21 +171,29 @@ final class BulkActions {
     String sql = SearchSql.numbered(action.batch.formatted(condition, action.eligible), args.size());
     args.addValue(job.getLong("last_task_id")).addValue(job.getLong("max_task_id")).addValue(BATCH);
     long id = job.getLong("id");
-    return pool.withTransaction(tx -> tx.preparedQuery(sql).execute(args).compose(rows -> {
-        long last = job.getLong("last_task_id");
-        for (Row row : rows) {
-          last = Math.max(last, row.getLong("id"));
-        }
-        return tx.preparedQuery(SearchSql.BULK_PROGRESS).execute(Tuple.of(id, rows.size(), last, node))
-          .map(progress -> new Batch(rows, json(progress.iterator().next())));
-      }))
-      .compose(batch -> {
-        postgres.answered();
-        published(batch.job());
-        return afterCommit(action, batch.rows()).otherwiseEmpty().compose(ignored -> batch.rows().size() < BATCH
-          ? end(id, "done", null).map(ended -> null)
-          : Future.succeededFuture(batch.job()));
+    Future<Batch> committed = pool.withTransaction(tx -> tx.preparedQuery(sql).execute(args).compose(rows -> {
+      long step = System.nanoTime();
+      long last = job.getLong("last_task_id");
+      for (Row row : rows) {
+        last = Math.max(last, row.getLong("id"));
+      }
+      Future<Batch> progressed = tx.preparedQuery(SearchSql.BULK_PROGRESS).execute(Tuple.of(id, rows.size(), last, node))
+        .map(progress -> new Batch(rows, json(progress.iterator().next())));
+      onLoop.record(System.nanoTime() - step, TimeUnit.NANOSECONDS);
+      return progressed;
+    }));
+    onLoop.record(System.nanoTime() - began, TimeUnit.NANOSECONDS);
+    return committed.compose(batch -> {
+      long step = System.nanoTime();
+      postgres.answered();
+      published(batch.job());
+      Future<Void> written = afterCommit(action, batch.rows()).otherwiseEmpty();
+      onLoop.record(System.nanoTime() - step, TimeUnit.NANOSECONDS);
+      return written.compose(ignored -> {
+        batches.record(System.nanoTime() - began, TimeUnit.NANOSECONDS);
+        return batch.rows().size() < BATCH ? end(id, "done", null).map(ended -> null) : Future.succeededFuture(batch.job());
       });
+    });
   }
 
   private record Batch(RowSet<Row> rows, JsonObject job) {

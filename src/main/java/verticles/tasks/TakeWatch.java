@@ -15,11 +15,14 @@ import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * Whether a dispatcher still takes work from Redis. Every take that Redis answers, empty or not,
- * is progress. A dispatcher that has tried to take (it had free slots) and has had no answer for
- * {@link #STALL_MS} has stopped fetching, whatever the cause (a client stuck on a dead connection,
- * on a server that is no longer the master, in a pool that lost its connections): its Redis client
- * is rebuilt, and again every {@link #STALL_MS} until a take succeeds. The node exports the age of
- * its dispatchers' latest successful take as {@code pulse_tasks_last_take_age_seconds}.
+ * is progress. A dispatcher that has tried to take (it had free slots) and has had no successful
+ * take for {@link #STALL_MS} may have stopped fetching, whatever the cause (a client stuck on a
+ * dead connection, on a server that is no longer the master, in a pool that lost its
+ * connections): its Redis client is replaced if a fresh one gets an answer from the master while
+ * the takes are still stuck (see {@link RebuildableRedis#replaceIfStuck}), and that is tried again
+ * every {@link #STALL_MS} until a take succeeds; an outage, where no client gets an answer,
+ * replaces nothing. The node exports the age of its dispatchers' latest successful take as
+ * {@code pulse_tasks_last_take_age_seconds}.
  */
 final class TakeWatch {
 
@@ -86,23 +89,27 @@ final class TakeWatch {
     said = false;
   }
 
-  /** Called every second: rebuilds the client when takes have stopped. */
+  /** Called every second (on the dispatcher's context): replaces the client when takes have stopped and it is to blame. */
   void check() {
     long now = System.currentTimeMillis();
     if (wantedSinceMs == 0 || now - lastTakeMs < STALL_MS || now - lastRebuildMs < STALL_MS) {
       return;
     }
     lastRebuildMs = now;
-    if (!client.rebuild("stalled")) {
-      return;
-    }
-    rebuilds++;
-    long last = LAST_LOGGED.get();
-    if (rebuilds == 1 && now - last >= LOG_EVERY_MS && LAST_LOGGED.compareAndSet(last, now)) {
-      said = true;
-      log.warn("no successful take from Redis for {} ms although there was room for work: rebuilding the dispatcher's Redis client",
-        now - lastTakeMs);
-    }
+    long taken = lastTakeMs;
+    client.replaceIfStuck("stalled", null, () -> lastTakeMs == taken).onSuccess(replaced -> {
+      if (!replaced) {
+        return;
+      }
+      rebuilds++;
+      long at = System.currentTimeMillis();
+      long last = LAST_LOGGED.get();
+      if (rebuilds == 1 && at - last >= LOG_EVERY_MS && LAST_LOGGED.compareAndSet(last, at)) {
+        said = true;
+        log.warn("no successful take from Redis for {} ms although there was room for work, while a new connection gets answers: "
+          + "replaced the dispatcher's Redis client", at - taken);
+      }
+    });
   }
 
   private static double ageSeconds(Set<TakeWatch> watches) {

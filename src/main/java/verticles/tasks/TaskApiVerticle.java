@@ -49,7 +49,8 @@ public class TaskApiVerticle extends VerticleBase {
     Schedules schedules = new Schedules(pool, events, submissions);
     Queues queues = new Queues(vertx, pool, backlog);
     TaskSearch search = new TaskSearch(pool);
-    BulkActions bulk = new BulkActions(vertx, pool, backlog, notifier, postgres, config().getString(Config.NODE_NAME));
+    BulkActions bulk = new BulkActions(vertx, pool, backlog, notifier, postgres, config().getString(Config.NODE_NAME),
+      BackendRegistries.getNow(config().getString(Config.NODE_NAME)));
 
     ServiceReplies.serve(vertx, Addresses.Tasks.SUBMIT, this::submit);
     ServiceReplies.serve(vertx, Addresses.Tasks.SUBMIT_BATCH, this::submitBatch);

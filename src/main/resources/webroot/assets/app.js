@@ -48,7 +48,12 @@
     return node;
   }
 
-  function clear(node) { while (node.firstChild) { node.removeChild(node.firstChild); } return node; }
+  /** Empties a node; a node that is gone (the view changed while its data was on the way) gives a detached one. */
+  function clear(node) {
+    if (!node) { return document.createElement('div'); }
+    while (node.firstChild) { node.removeChild(node.firstChild); }
+    return node;
+  }
 
   function card(title, id) {
     var section = el('section', {class: 'card', id: id, 'aria-labelledby': id ? id + '-title' : null});
@@ -64,7 +69,7 @@
       var tr = el('tr', {'data-id': row.id});
       columns.forEach(function (c) {
         var value = c.render ? c.render(row) : row[c.key];
-        var td = el('td', {class: c.num ? 'num' : c.err ? 'err' : null});
+        var td = el('td', {class: c.num ? 'num' : c.err ? 'err' : null, 'data-label': c.label});
         if (value instanceof Node) { td.appendChild(value); } else if (value !== null && value !== undefined) { td.textContent = String(value); }
         tr.appendChild(td);
       });
@@ -510,7 +515,7 @@
       detail.appendChild(progressBar(job.done, job.total, 'images done'));
       detail.appendChild(table('Images', [
         {label: 'Store', key: 'store_id'},
-        {label: 'URL', render: function (i) { return el('span', {style: 'overflow-wrap:anywhere', text: i.url}); }},
+        {label: 'URL', render: function (i) { return el('span', {class: 'url', text: i.url}); }},
         {label: 'Width', num: true, key: 'width'},
         {label: 'Height', num: true, key: 'height'},
         {label: 'Perimeter', num: true, key: 'perimeter'},
@@ -667,6 +672,7 @@
   function searchTasks() {
     var params = Object.assign({}, currentFilter(), {limit: 50});
     return api('GET', '/api/v1/tasks' + query(params)).then(function (page) {
+      if (!$('task-results')) { return; }
       taskCursor = page.next_cursor;
       clear($('task-results')).appendChild(taskTable(page.items));
       $('more').hidden = !taskCursor;
@@ -676,6 +682,7 @@
   function moreTasks() {
     var params = Object.assign({}, currentFilter(), {limit: 50, cursor: taskCursor});
     api('GET', '/api/v1/tasks' + query(params)).then(function (page) {
+      if (!$('task-results')) { return; }
       taskCursor = page.next_cursor;
       var body = $('task-results').querySelector('tbody');
       taskTable(page.items).querySelectorAll('tbody tr').forEach(function (row) { body.appendChild(row); });
@@ -701,6 +708,7 @@
       if (!node) { return; }
       node.textContent = String(reply.matching);
       var run = $('bulk-run');
+      if (!run) { return; }
       run.disabled = reply.matching === 0 || (state.bulk && state.bulk.status === 'running');
       run.textContent = reply.action.charAt(0).toUpperCase() + reply.action.slice(1) + ' all ' + reply.matching + ' matching';
     });
@@ -710,25 +718,45 @@
     var action = $('bulk-action').value;
     $('bulk-run').disabled = true;
     api('POST', '/api/v1/tasks/bulk', {action: action, filter: currentFilter()}).then(function (job) {
+      job = latest(job);
+      job.view = 'tasks';
+      job.seenAt = Date.now();
       state.bulk = job;
       drawBulk();
       followBulk(job.id);
     }).catch(showError);
   }
 
-  /** Progress comes by push; while the socket is down, it is read every second instead. */
+  /**
+   * Progress comes by push; while the socket is down, or when no push came for 3 s (a publish can
+   * be missed), it is read instead, every second.
+   */
   function followBulk(id) {
     var timer = setInterval(function () {
       if (!state.bulk || state.bulk.id !== id || state.bulk.status !== 'running') { clearInterval(timer); return; }
-      if (!state.live) {
+      if (!state.live || Date.now() - (state.bulk.seenAt || 0) > 3000) {
         api('GET', '/api/v1/tasks/bulk/' + id).then(bulkChanged).catch(showError);
       }
     }, 1000);
   }
 
+  /** The newest state known of each bulk action: a push may arrive before the answer that started it. */
+  var bulkSeen = {};
+  function newer(a, b) {
+    return (a.status !== 'running' && b.status === 'running') || a.done > b.done;
+  }
+  function latest(job) {
+    var seen = bulkSeen[job.id];
+    return seen && newer(seen, job) ? Object.assign({}, seen) : job;
+  }
+
   function bulkChanged(job) {
     if (!job) { return; }
+    job.seenAt = Date.now();
+    if (!bulkSeen[job.id] || !newer(bulkSeen[job.id], job)) { bulkSeen[job.id] = job; }
     if (state.bulk && state.bulk.id === job.id) {
+      if (newer(state.bulk, job)) { return; }
+      job.view = state.bulk.view;
       state.bulk = job;
       drawBulk();
     }
@@ -741,9 +769,10 @@
     }
   }
 
+  /** The progress of the bulk action this page started, in the view it was started from. */
   function drawBulk() {
     var box = $('bulk-progress') || $('dead-bulk');
-    if (!box || !state.bulk) { return; }
+    if (!box || !state.bulk || state.bulk.view !== state.route.view) { return; }
     var job = state.bulk;
     clear(box).appendChild(el('div', {},
       el('p', {}, el('strong', {text: job.action + ' #' + job.id + ': '}), badge(job.status), ' ',
@@ -837,6 +866,9 @@
     api('POST', '/api/v1/tasks/bulk/dry-run', {action: 'retry', filter: filter}).then(function (count) {
       if (count.matching === 0 || !window.confirm('Retry ' + count.matching + ' dead ' + group.type + ' task(s)?')) { return null; }
       return api('POST', '/api/v1/tasks/bulk', {action: 'retry', filter: filter}).then(function (job) {
+        job = latest(job);
+        job.view = 'dead';
+        job.seenAt = Date.now();
         state.bulk = job;
         drawBulk();
         followBulk(job.id);

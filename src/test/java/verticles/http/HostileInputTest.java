@@ -615,6 +615,8 @@ class HostileInputTest {
       case "queue" -> candidates.add("hostile-q");
       case "currency" -> candidates.add("USD");
       case "description" -> candidates.add("hostile input");
+      case "payload" -> candidates.add("customer.id=42");
+      case "fingerprint" -> candidates.add("0123456789ab");
       case "idempotency_key", "Idempotency-Key" -> candidates.add("hostile-key-" + KEYS.incrementAndGet());
       default -> { }
     }

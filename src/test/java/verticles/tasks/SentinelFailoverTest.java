@@ -98,7 +98,7 @@ class SentinelFailoverTest {
         "work resumed within the failover time plus 5 s after the kill");
 
       // 2. A planned failover: the old master, back as a replica, is promoted; the other is demoted in place.
-      redis(redisServer, "master", masterPort);
+      master = redis(redisServer, "master", masterPort);
       TestServers.await("the old master back as a replica", Duration.ofSeconds(40),
         () -> size(command(sentinelPorts.get(0), "SENTINEL", "REPLICAS", MASTER_SET)) == 1
           && String.valueOf(command(masterPort, "INFO", "replication")).contains("master_link_status:up"));
@@ -109,6 +109,21 @@ class SentinelFailoverTest {
       report("planned failover (SENTINEL FAILOVER)", asked, moved, resumedAgain);
       assertTrue(Duration.between(moved, resumedAgain).toMillis() <= RESUME_WITHIN_MS,
         "work resumed within 5 s of the planned failover");
+
+      // 3. The master freezes (SIGSTOP): its connections stay open and never answer, the worst case
+      //    for a client; the Sentinels fail it over, and the clients stuck on it must notice.
+      TestServers.await("the demoted server back in sync", Duration.ofSeconds(40),
+        () -> String.valueOf(command(replicaPort, "INFO", "replication")).contains("master_link_status:up"));
+      double rebuiltBefore = rebuilds(api);
+      Instant frozen = Instant.now();
+      signal("STOP", master);
+      Instant failedOver = awaitMaster(sentinelPorts.get(0), replicaPort);
+      Instant resumedAfterFreeze = firstStartAfter(databaseUrl, frozen.plusMillis(250));
+      report("master frozen (SIGSTOP)", frozen, failedOver, resumedAfterFreeze);
+      assertTrue(Duration.between(failedOver, resumedAfterFreeze).toMillis() <= RESUME_WITHIN_MS,
+        "work resumed within the failover time plus 5 s after the freeze");
+      assertTrue(rebuilds(api) > rebuiltBefore, "the clients stuck on the frozen master were replaced");
+      signal("CONT", master);
 
       NodeProcess.sleep(1000);
       loading.set(false);
@@ -140,8 +155,12 @@ class SentinelFailoverTest {
 
   private void report(String what, Instant began, Instant switched, Instant resumed) {
     System.out.printf("%s: the Sentinels named the new master %d ms later; the first task started on it %d ms after that "
-      + "(%d ms after the %s)%n", what, Duration.between(began, switched).toMillis(), Duration.between(switched, resumed).toMillis(),
-      Duration.between(began, resumed).toMillis(), what.startsWith("master") ? "kill" : "request");
+      + "(%d ms in all)%n", what, Duration.between(began, switched).toMillis(), Duration.between(switched, resumed).toMillis(),
+      Duration.between(began, resumed).toMillis());
+  }
+
+  private static void signal(String name, Process process) throws Exception {
+    assertEquals(0, new ProcessBuilder("kill", "-" + name, String.valueOf(process.pid())).start().waitFor());
   }
 
   /** Batches of 20 noop tasks, one every 20 ms, until told to stop; the ids the node accepted. */

@@ -1,0 +1,139 @@
+package verticles.ledger;
+
+import io.micrometer.core.instrument.DistributionSummary;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.vertx.core.Future;
+import io.vertx.core.Promise;
+import io.vertx.core.json.JsonObject;
+import io.vertx.pgclient.PgException;
+import io.vertx.sqlclient.Pool;
+import io.vertx.sqlclient.Row;
+import io.vertx.sqlclient.RowSet;
+import io.vertx.sqlclient.Tuple;
+import verticles.common.RequestContext;
+import verticles.common.Failure;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * Group commit for money moves: the moves that arrive while a batch is being written are
+ * applied together as the next batch, in one transaction and one round trip
+ * ({@code ledger_apply}, V10), each with its own outcome. A lone move is written at once: batches
+ * grow only under load, up to {@value #MOST} moves.
+ */
+final class MoveBatch {
+
+  static final int MOST = 256;
+  private static final int TRIES = 3;
+
+  /** A move's answer, and whether it is the first answer of its idempotency key given again. */
+  record Outcome(JsonObject transaction, boolean replayed) {
+  }
+
+  /** One move waiting for its batch, with who asked (actor, request id) and its idempotency key's scope, key and hash. */
+  private record Queued(Move move, Long actor, String requestId, long scope, String key, String hash, Promise<Outcome> done) {
+  }
+
+  private final Pool pool;
+  private final DistributionSummary sizes;
+  private final List<Queued> waiting = new ArrayList<>();
+  private boolean writing;
+
+  MoveBatch(Pool pool, MeterRegistry registry) {
+    this.pool = pool;
+    this.sizes = DistributionSummary.builder("pulse.ledger.batch.size").description("money moves per transaction")
+      .publishPercentiles(0.5, 0.9, 0.99).register(registry);
+  }
+
+  Future<Outcome> add(Move move, Long actor, String requestId, long scope, String key, String hash) {
+    Promise<Outcome> done = Promise.promise();
+    waiting.add(new Queued(move, actor, requestId, scope, key, hash, done));
+    if (!writing) {
+      write();
+    }
+    return RequestContext.here(done.future());
+  }
+
+  private void write() {
+    if (waiting.isEmpty()) {
+      writing = false;
+      return;
+    }
+    writing = true;
+    List<Queued> batch = new ArrayList<>(waiting.subList(0, Math.min(MOST, waiting.size())));
+    waiting.subList(0, batch.size()).clear();
+    sizes.record(batch.size());
+    apply(batch, 1).onComplete(done -> {
+      if (done.succeeded()) {
+        for (Row row : done.result()) {
+          Queued queued = batch.get(row.getInteger("move") - 1);
+          settle(queued, row.getString("verdict"), row.getString("answer"));
+        }
+      } else {
+        batch.forEach(queued -> queued.done().fail(done.cause()));  // nothing of the batch was applied
+      }
+      write();
+    });
+  }
+
+  private static void settle(Queued queued, String verdict, String answer) {
+    Move move = queued.move();
+    switch (verdict) {
+      case "ok" -> queued.done().complete(new Outcome(new JsonObject(answer), false));
+      case "replayed" -> queued.done().complete(new Outcome(new JsonObject(answer), true));
+      case "insufficient" -> queued.done().fail(Failure.INSUFFICIENT_FUNDS.exception("insufficient funds: the balance in "
+        + move.currency() + " is below " + move.amount()));
+      case "key_reused" -> queued.done().fail(Failure.IDEMPOTENCY_KEY_REUSED.exception("this Idempotency-Key was used with a different request"));
+      case "already_reversed" -> queued.done().fail(Failure.WRONG_STATE.exception("this transaction was already reversed"));
+      default -> queued.done().fail(new IllegalStateException("ledger_apply answered " + verdict));
+    }
+  }
+
+  /**
+   * The batch in one statement. A deadlock cannot come from the balance rows (locked in one
+   * order), but two batches reversing the same transaction can collide on its unique index, and a
+   * serialization failure is always possible: those try the whole batch again, nothing of it
+   * having been applied.
+   */
+  private Future<RowSet<Row>> apply(List<Queued> batch, int attempt) {
+    int n = batch.size();
+    String[] kinds = new String[n];
+    String[] types = new String[n];
+    Long[] froms = new Long[n];
+    Long[] tos = new Long[n];
+    Long[] amounts = new Long[n];
+    String[] currencies = new String[n];
+    String[] descriptions = new String[n];
+    Long[] reverses = new Long[n];
+    Long[] actors = new Long[n];
+    String[] requestIds = new String[n];
+    Long[] scopes = new Long[n];
+    String[] keys = new String[n];
+    String[] hashes = new String[n];
+    for (int i = 0; i < n; i++) {
+      Queued queued = batch.get(i);
+      Move move = queued.move();
+      kinds[i] = move.kind().name().toLowerCase(Locale.ROOT);
+      types[i] = move.type();
+      froms[i] = move.from();
+      tos[i] = move.to();
+      amounts[i] = move.amount();
+      currencies[i] = move.currency();
+      descriptions[i] = move.description();
+      reverses[i] = move.reverses();
+      actors[i] = queued.actor();
+      requestIds[i] = queued.requestId();
+      scopes[i] = queued.scope();
+      keys[i] = queued.key();
+      hashes[i] = queued.hash();
+    }
+    Tuple args = Tuple.of(kinds, types, froms, tos, amounts, currencies).addValue(descriptions).addValue(reverses)
+      .addValue(actors).addValue(requestIds).addValue(scopes).addValue(keys).addValue(hashes);
+    return pool.preparedQuery(LedgerSql.APPLY).execute(args).recover(error -> {
+      boolean again = error instanceof PgException pg && List.of("40001", "40P01", "23505").contains(pg.getSqlState());
+      return again && attempt < TRIES ? apply(batch, attempt + 1) : Future.failedFuture(error);
+    });
+  }
+}

@@ -1,0 +1,194 @@
+package verticles.ledger;
+
+import io.vertx.core.json.JsonObject;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import verticles.Migrations;
+import verticles.support.TestServers;
+
+import java.sql.Array;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+
+/**
+ * ledger_apply (V10), the group commit's one statement, on real PostgreSQL with batches made by
+ * hand: each move has its own outcome in arrival order, keys replay inside one batch, and
+ * batches locking the same accounts in opposite orders do not deadlock.
+ */
+class LedgerBatchTest {
+
+  private static String url;
+
+  /** One move of a hand-made batch. */
+  private record M(String kind, long from, long to, long amount, Long reverses, String key, String hash) {
+    static M transfer(long from, long to, long amount) {
+      return new M("transfer", from, to, amount, null, null, null);
+    }
+
+    static M debit(long from, long amount) {
+      return new M("debit", from, 0, amount, null, null, null);
+    }
+
+    static M credit(long to, long amount) {
+      return new M("credit", 0, to, amount, null, null, null);
+    }
+
+    M keyed(String key, String hash) {
+      return new M(kind, from, to, amount, reverses, key, hash);
+    }
+  }
+
+  /** A verdict and its answer. */
+  private record Verdict(String verdict, String answer) {
+  }
+
+  @BeforeAll
+  static void schema() {
+    url = TestServers.freshDatabase();
+    Migrations.migrate(url);
+  }
+
+  private static List<Verdict> apply(Connection db, List<M> moves) throws SQLException {
+    int n = moves.size();
+    String[] kinds = new String[n];
+    String[] types = new String[n];
+    Long[] froms = new Long[n];
+    Long[] tos = new Long[n];
+    Long[] amounts = new Long[n];
+    String[] currencies = new String[n];
+    Long[] reverses = new Long[n];
+    Long[] scopes = new Long[n];
+    String[] keys = new String[n];
+    String[] hashes = new String[n];
+    for (int i = 0; i < n; i++) {
+      M move = moves.get(i);
+      kinds[i] = move.kind();
+      types[i] = move.reverses() != null ? "reversal" : move.kind();
+      froms[i] = move.from();
+      tos[i] = move.to();
+      amounts[i] = move.amount();
+      currencies[i] = "USD";
+      reverses[i] = move.reverses();
+      scopes[i] = 1L;
+      keys[i] = move.key();
+      hashes[i] = move.hash();
+    }
+    try (PreparedStatement call = db.prepareStatement("SELECT move, verdict, answer FROM ledger_apply(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")) {
+      call.setArray(1, db.createArrayOf("text", kinds));
+      call.setArray(2, db.createArrayOf("text", types));
+      call.setArray(3, db.createArrayOf("bigint", froms));
+      call.setArray(4, db.createArrayOf("bigint", tos));
+      call.setArray(5, db.createArrayOf("bigint", amounts));
+      call.setArray(6, db.createArrayOf("text", currencies));
+      call.setArray(7, db.createArrayOf("text", new String[n]));
+      call.setArray(8, db.createArrayOf("bigint", reverses));
+      call.setArray(9, db.createArrayOf("bigint", new Long[n]));
+      call.setArray(10, db.createArrayOf("text", new String[n]));
+      call.setArray(11, db.createArrayOf("bigint", scopes));
+      call.setArray(12, db.createArrayOf("text", keys));
+      call.setArray(13, db.createArrayOf("text", hashes));
+      List<Verdict> verdicts = new ArrayList<>();
+      try (ResultSet rows = call.executeQuery()) {
+        while (rows.next()) {
+          assertEquals(verdicts.size() + 1, rows.getInt("move"), "in arrival order");
+          verdicts.add(new Verdict(rows.getString("verdict"), rows.getString("answer")));
+        }
+      }
+      return verdicts;
+    }
+  }
+
+  private static long balance(long user) {
+    return TestServers.scalar(url, "SELECT coalesce(sum(amount), 0) FROM balances WHERE user_id = " + user);
+  }
+
+  @Test
+  void aRefusedMoveChangesNothingAndTheNextMoveStillRuns() throws Exception {
+    try (Connection db = TestServers.jdbc(url)) {
+      apply(db, List.of(M.credit(101, 100)));
+      List<Verdict> verdicts = apply(db, List.of(M.debit(101, 60), M.debit(101, 60), M.debit(101, 30), M.transfer(101, 102, 20)));
+      assertEquals(List.of("ok", "insufficient", "ok", "insufficient"), verdicts.stream().map(Verdict::verdict).toList());
+      assertEquals(10, balance(101), "100 - 60 - 30; the refused 60 and 20 changed nothing");
+      assertEquals(0, balance(102));
+      assertEquals(0, TestServers.scalar(url, "SELECT sum(amount) FROM entries"), "every entry pairs with another");
+      JsonObject debit = new JsonObject(verdicts.get(0).answer());
+      assertEquals(60, debit.getLong("amount"));
+      assertEquals(101, debit.getLong("from_user_id"));
+      assertEquals(null, debit.getValue("to_user_id"), "the outside world is null, as the API shows it");
+      assertNotNull(java.time.OffsetDateTime.parse(debit.getString("created_at")));
+    }
+  }
+
+  @Test
+  void aKeyReplaysInsideOneBatchAndAnotherBodyIsRefused() throws Exception {
+    try (Connection db = TestServers.jdbc(url)) {
+      apply(db, List.of(M.credit(201, 1_000)));
+      List<Verdict> verdicts = apply(db, List.of(M.transfer(201, 202, 5).keyed("k1", "h1"), M.transfer(201, 202, 5).keyed("k1", "h1"),
+        M.transfer(201, 202, 7).keyed("k1", "h2"), M.debit(201, 5_000).keyed("k2", "h3"), M.debit(201, 50).keyed("k2", "h3")));
+      assertEquals(List.of("ok", "replayed", "key_reused", "insufficient", "ok"), verdicts.stream().map(Verdict::verdict).toList());
+      assertEquals(verdicts.get(0).answer(), verdicts.get(1).answer(), "the replay is the first answer, byte for byte");
+      assertEquals(945, balance(201), "5 moved once, then 50: the refused first use of k2 left the key free");
+      List<Verdict> later = apply(db, List.of(M.transfer(201, 202, 5).keyed("k1", "h1")));
+      assertEquals("replayed", later.get(0).verdict());
+      assertEquals(verdicts.get(0).answer(), later.get(0).answer(), "and so is a replay in a later batch");
+    }
+  }
+
+  @Test
+  void aTransactionIsReversedOncePerBatchAndAcrossBatches() throws Exception {
+    try (Connection db = TestServers.jdbc(url)) {
+      apply(db, List.of(M.credit(301, 500)));
+      long paid = new JsonObject(apply(db, List.of(M.transfer(301, 302, 200))).get(0).answer()).getLong("id");
+      M back = new M("transfer", 302, 301, 200, paid, null, null);
+      assertEquals(List.of("ok", "already_reversed"), apply(db, List.of(back, back)).stream().map(Verdict::verdict).toList());
+      assertEquals("already_reversed", apply(db, List.of(back)).get(0).verdict());
+      assertEquals(500, balance(301));
+    }
+  }
+
+  @Test
+  void batchesLockingTheSameAccountsInOppositeOrdersNeverDeadlock() throws Exception {
+    try (Connection db = TestServers.jdbc(url)) {
+      List<M> funding = new ArrayList<>();
+      for (long user = 401; user <= 420; user++) {
+        funding.add(M.credit(user, 1_000_000));
+      }
+      apply(db, funding);
+    }
+    List<CompletableFuture<Void>> runs = new ArrayList<>();
+    for (int worker = 0; worker < 4; worker++) {
+      boolean upward = worker % 2 == 0;
+      runs.add(CompletableFuture.runAsync(() -> {
+        try (Connection db = TestServers.jdbc(url)) {
+          for (int round = 0; round < 40; round++) {
+            List<M> moves = new ArrayList<>();
+            for (long user = 401; user < 420; user++) {
+              moves.add(upward ? M.transfer(user, user + 1, 3) : M.transfer(user + 1, user, 3));
+            }
+            apply(db, moves);
+          }
+        } catch (SQLException e) {
+          throw new IllegalStateException(e);
+        }
+      }));
+    }
+    CompletableFuture.allOf(runs.toArray(new CompletableFuture[0])).get(120, TimeUnit.SECONDS);
+    assertEquals(20 * 1_000_000, TestServers.scalar(url, "SELECT sum(amount) FROM balances WHERE user_id BETWEEN 401 AND 420"));
+    try (Connection db = TestServers.jdbc(url); Statement check = db.createStatement()) {
+      ResultSet wrong = check.executeQuery("SELECT count(*) FROM balances b WHERE b.user_id BETWEEN 401 AND 420 AND b.amount <> "
+        + "(SELECT sum(e.amount) FROM entries e WHERE e.account_id = b.user_id)");
+      wrong.next();
+      assertEquals(0, wrong.getLong(1), "every balance is the sum of its entries");
+    }
+  }
+}
