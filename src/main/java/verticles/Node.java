@@ -231,7 +231,10 @@ public final class Node {
         Label.EB_FAILURE, Label.EB_SIDE, Label.POOL_TYPE, Label.POOL_NAME))
       // One address per user would make one time series per user: they are counted together.
       .addLabelMatch(new Match().setDomain(MetricsDomain.EVENT_BUS).setLabel(Label.EB_ADDRESS.toString())
-        .setType(MatchType.REGEX).setValue("events\\.user\\..*").setAlias("events.user.*"));
+        .setType(MatchType.REGEX).setValue("events\\.user\\..*").setAlias("events.user.*"))
+      // Likewise each dispatcher's own address (a new one at every start).
+      .addLabelMatch(new Match().setDomain(MetricsDomain.EVENT_BUS).setLabel(Label.EB_ADDRESS.toString())
+        .setType(MatchType.REGEX).setValue("tasks\\.dispatcher\\..*").setAlias("tasks.dispatcher.*"));
     VertxOptions options = new VertxOptions().setMetricsOptions(metrics);
     var builder = Vertx.builder().withMetrics(new MicrometerMetricsFactory(registry));
     TracingSettings.Setup tracing = TracingSettings.from(config, telemetry);
@@ -289,11 +292,16 @@ public final class Node {
     Set<Role> roles = config.roles();
     List<Future<String>> deployments = new ArrayList<>();
     for (Role role : roles) {
-      deployments.add(deploy(role, json));
+      if (role != Role.DISPATCH) {
+        deployments.add(deploy(role, json));
+      }
     }
     // Every node, whatever its roles: its entry in the cluster's list of nodes (the dashboard's).
     deployments.add(vertx.deployVerticle(NodesVerticle::new, new DeploymentOptions().setConfig(json)));
-    return Future.all(deployments).mapEmpty();
+    // The task room last: its housekeeper requeues what a dead node held and its dispatchers hand it
+    // out at once, so this node's own services (a ledger task asks identity) must be there to take it.
+    return Future.all(deployments)
+      .compose(ignored -> roles.contains(Role.DISPATCH) ? deploy(Role.DISPATCH, json).mapEmpty() : Future.succeededFuture());
   }
 
   private Future<String> deploy(Role role, JsonObject config) {

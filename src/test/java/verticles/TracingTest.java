@@ -142,6 +142,31 @@ class TracingTest {
     return !destination(span).isEmpty() && (span.getKind() == SpanKind.CLIENT || span.getKind() == SpanKind.PRODUCER);
   }
 
+  @Test
+  void withAnEndpointSetTheSpansGoOutOverOtlp() throws Exception {
+    io.vertx.core.Vertx receiver = io.vertx.core.Vertx.vertx();
+    java.util.concurrent.ConcurrentLinkedQueue<String> posts = new java.util.concurrent.ConcurrentLinkedQueue<>();
+    try {
+      int port = receiver.createHttpServer().requestHandler(request -> request.body().onSuccess(body -> {
+        posts.add(request.method() + " " + request.path() + " " + request.getHeader("Content-Type") + " " + body.length());
+        request.response().setStatusCode(200).end();
+      })).listen(0, "127.0.0.1").toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS).actualPort();
+      Config config = TestServers.config(Map.of(Config.ROLES, "http", Config.OTEL_EXPORTER_OTLP_ENDPOINT, "http://127.0.0.1:" + port,
+        Config.OTEL_SERVICE_NAME, "pulse-test"));
+      Node traced = Node.start(config).toCompletionStage().toCompletableFuture().get(90, TimeUnit.SECONDS);
+      try {
+        new Api(config.integer(Config.HTTP_PORT)).get("/health/live", null);
+        TestServers.await("spans posted to the OTLP endpoint", Duration.ofSeconds(30), () -> !posts.isEmpty());
+        System.out.println("OTLP receiver got: " + posts);
+        assertTrue(posts.peek().startsWith("POST /v1/traces application/x-protobuf"), posts.toString());
+      } finally {
+        traced.stop().toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
+      }
+    } finally {
+      receiver.close().toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
+    }
+  }
+
   private static boolean isSql(SpanData span) {
     String system = span.getAttributes().get(AttributeKey.stringKey("db.system"));
     return system != null && system.startsWith("postgres");

@@ -39,7 +39,9 @@ import java.util.UUID;
  * with a lease, claims them in PostgreSQL (the attempt number is the fencing token), sends each
  * to {@code task.<type>} on the bus, and records the outcome (see {@link Outcomes}). It renews
  * the leases it holds, re-delivers at once what a cluster member that left had taken, and on
- * stop hands back what it still holds.
+ * stop hands back what it still holds. When its takes stop succeeding it has its Redis client
+ * replaced (see {@link TakeWatch}); each delivery runs in the trace of the request that
+ * submitted the task.
  */
 public class DispatchVerticle extends VerticleBase {
 
