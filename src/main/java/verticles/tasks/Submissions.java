@@ -1,6 +1,7 @@
 package verticles.tasks;
 
 import io.vertx.core.Future;
+import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
@@ -8,10 +9,12 @@ import io.vertx.sqlclient.Pool;
 import io.vertx.sqlclient.Row;
 import io.vertx.sqlclient.Tuple;
 import verticles.common.Addresses;
+import verticles.common.RequestContext;
 import verticles.common.Tracing;
 
 import java.time.OffsetDateTime;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashSet;
@@ -36,6 +39,9 @@ final class Submissions {
   private final Set<String> knownQueues = new HashSet<>();
   private final Set<String> toWake = new LinkedHashSet<>();
   private boolean wakeWindowOpen;
+  private static final int MOST_PER_GROUP = 500;
+  private final List<Waiting> groups = new ArrayList<>();
+  private boolean writingGroup;
 
   Submissions(Vertx vertx, Pool pool, Backlog backlog, TaskEvents events, TaskMeters meters) {
     this.vertx = vertx;
@@ -76,13 +82,75 @@ final class Submissions {
       });
   }
 
+  /** A task to make: its owner, what it is, and the trace context of the request that asks. */
+  record Item(long owner, TaskSpec spec, String traceContext) {
+  }
+
+  /** What became of an item: its task (as the API shows it), and whether its key already had one. */
+  record Made(JsonObject task, boolean replayed) {
+  }
+
+  /** A single submit waiting for its group commit. */
+  private record Waiting(Item item, Promise<Made> made) {
+  }
+
+  /**
+   * A single submit, with the others that arrive while a group is being written: one INSERT,
+   * one commit and one push per queue for all of them (group commit). A lone submit is written
+   * at once; a group holds at most {@value #MOST_PER_GROUP}.
+   */
+  Future<Made> submit(long owner, TaskSpec spec) {
+    Promise<Made> made = Promise.promise();
+    groups.add(new Waiting(new Item(owner, spec, Tracing.current()), made));
+    if (!writingGroup) {
+      writeGroup();
+    }
+    return RequestContext.here(made.future());
+  }
+
+  private void writeGroup() {
+    if (groups.isEmpty()) {
+      writingGroup = false;
+      return;
+    }
+    writingGroup = true;
+    List<Waiting> group = new ArrayList<>(groups.subList(0, Math.min(MOST_PER_GROUP, groups.size())));
+    groups.subList(0, group.size()).clear();
+    meters.group(group.size());
+    insertMany(group.stream().map(Waiting::item).toList()).onComplete(done -> {
+      for (int i = 0; i < group.size(); i++) {
+        if (done.succeeded()) {
+          group.get(i).made().complete(done.result().get(i));
+        } else {
+          group.get(i).made().fail(done.cause());
+        }
+      }
+      writeGroup();
+    });
+  }
+
   /**
    * Up to 1,000 tasks of one owner, all or none, in one INSERT (one commit) and one Redis script
    * per queue. Each answer item is {id, status, replayed}, in request order; a replayed item's
    * idempotency key already had a task.
    */
   Future<JsonObject> insertBatch(long owner, List<TaskSpec> specs) {
-    int n = specs.size();
+    String trace = Tracing.current();
+    return insertMany(specs.stream().map(spec -> new Item(owner, spec, trace)).toList()).map(made -> {
+      JsonArray items = new JsonArray();
+      made.forEach(each -> items.add(new JsonObject().put("id", each.task().getLong("id")).put("status", each.task().getString("status"))
+        .put("replayed", each.replayed())));
+      return new JsonObject().put("items", items);
+    });
+  }
+
+  /**
+   * Items of any owners in one INSERT (one commit); then one Redis script per queue pushes the
+   * new ones, and the replays (their key already had a task) are read back. Answers in order.
+   */
+  private Future<List<Made>> insertMany(List<Item> items) {
+    int n = items.size();
+    Long[] owners = new Long[n];
     String[] types = new String[n];
     String[] queues = new String[n];
     Short[] priorities = new Short[n];
@@ -93,8 +161,11 @@ final class Submissions {
     OffsetDateTime[] runAts = new OffsetDateTime[n];
     String[] keys = new String[n];
     String[] notify = new String[n];
+    String[] traces = new String[n];
     for (int i = 0; i < n; i++) {
-      TaskSpec spec = specs.get(i);
+      Item item = items.get(i);
+      TaskSpec spec = item.spec();
+      owners[i] = item.owner();
       types[i] = spec.type();
       queues[i] = spec.queue();
       priorities[i] = (short) spec.priority();
@@ -105,55 +176,52 @@ final class Submissions {
       runAts[i] = spec.runAt();
       keys[i] = spec.idempotencyKey();
       notify[i] = spec.notifyAddress();
+      traces[i] = item.traceContext();
     }
-    Tuple args = Tuple.of(owner, types, queues, priorities, payloads, maxAttempts)
-      .addValue(backoffs).addValue(timeouts).addValue(runAts).addValue(keys).addValue(notify).addValue(Tracing.current());
+    Tuple args = Tuple.of(owners, types, queues, priorities, payloads, maxAttempts)
+      .addValue(backoffs).addValue(timeouts).addValue(runAts).addValue(keys).addValue(notify).addValue(traces);
     return ensureQueues(new HashSet<>(List.of(queues)))
       .compose(ignored -> pool.preparedQuery(TaskSql.INSERT_MANY).execute(args))
       .compose(rows -> {
-        JsonArray answer = new JsonArray();
+        List<Made> made = new ArrayList<>(Collections.nCopies(n, null));
         Map<String, List<Backlog.Waiting>> ready = new HashMap<>();
         Map<String, List<Backlog.Waiting>> later = new HashMap<>();
         List<Integer> replays = new ArrayList<>();
         int i = 0;
         for (Row row : rows) {
-          String status = row.getString("status");
-          TaskSpec spec = specs.get(i);
-          if (status == null) {
+          if (row.getValue("status") == null) {
             replays.add(i);
-            answer.add(new JsonObject().put("id", null).put("status", null).put("replayed", true));
           } else {
-            long id = row.getLong("id");
-            answer.add(new JsonObject().put("id", id).put("status", status).put("replayed", false));
-            meters.submitted(spec.type()).increment();
-            events.changed(new JsonObject().put("id", id).put("owner_id", owner).put("type", spec.type())
-              .put("queue", spec.queue()).put("priority", spec.priority()).put("status", status).put("attempts", 0)
-              .put("max_attempts", spec.maxAttempts()).put("run_at", spec.runAt().toString()));
-            Backlog.Waiting task = new Backlog.Waiting(id, spec.priority(), spec.runAt().toInstant().toEpochMilli());
-            ("queued".equals(status) ? ready : later).computeIfAbsent(spec.queue(), q -> new ArrayList<>()).add(task);
+            JsonObject task = TaskJson.task(row);
+            made.set(i, new Made(task, false));
+            meters.submitted(task.getString("type")).increment();
+            events.changed(task);
+            TaskSpec spec = items.get(i).spec();
+            Backlog.Waiting waiting = new Backlog.Waiting(task.getLong("id"), spec.priority(), spec.runAt().toInstant().toEpochMilli());
+            ("queued".equals(task.getString("status")) ? ready : later).computeIfAbsent(spec.queue(), q -> new ArrayList<>()).add(waiting);
           }
           i++;
         }
         List<Future<?>> pushes = new ArrayList<>();
         ready.forEach((queue, tasks) -> pushes.add(backlog.pushReady(queue, tasks).otherwiseEmpty().onComplete(ignored -> wake(queue))));
         later.forEach((queue, tasks) -> pushes.add(backlog.pushDelayed(queue, tasks).otherwiseEmpty()));
-        return Future.join(pushes).transform(ignored -> replayed(owner, keys, replays, answer))
-          .map(ignored -> new JsonObject().put("items", answer));
+        return Future.join(pushes).transform(ignored -> replayed(items, replays, made)).map(made);
       });
   }
 
-  /** Fills in the answer items of replayed keys (their indexes) with the task each key already had. */
-  private Future<Void> replayed(long owner, String[] keys, List<Integer> replays, JsonArray answer) {
+  /** Fills in the replayed items (their indexes) with the task each (owner, key) already had. */
+  private Future<Void> replayed(List<Item> items, List<Integer> replays, List<Made> made) {
     if (replays.isEmpty()) {
       return Future.succeededFuture();
     }
-    String[] replayedKeys = replays.stream().map(index -> keys[index]).toArray(String[]::new);
-    return pool.preparedQuery(TaskSql.FIND_BY_KEYS).execute(Tuple.of(owner, (Object) replayedKeys)).map(rows -> {
-      Map<String, Row> byKey = new HashMap<>();
-      rows.forEach(row -> byKey.put(row.getString("idempotency_key"), row));
+    Long[] owners = replays.stream().map(index -> items.get(index).owner()).toArray(Long[]::new);
+    String[] keys = replays.stream().map(index -> items.get(index).spec().idempotencyKey()).toArray(String[]::new);
+    return pool.preparedQuery(TaskSql.FIND_BY_KEYS).execute(Tuple.of(owners, (Object) keys)).map(rows -> {
+      Map<String, JsonObject> byKey = new HashMap<>();
+      rows.forEach(row -> byKey.put(row.getLong("owner_id") + "\n" + row.getString("idempotency_key"), TaskJson.task(row)));
       for (int index : replays) {
-        Row task = byKey.get(keys[index]);
-        answer.getJsonObject(index).put("id", task.getLong("id")).put("status", task.getString("status"));
+        Item item = items.get(index);
+        made.set(index, new Made(byKey.get(item.owner() + "\n" + item.spec().idempotencyKey()), true));
       }
       return null;
     });

@@ -81,12 +81,8 @@ public class TaskApiVerticle extends VerticleBase {
   /** A new task ({@code replayed: false}), or the task its idempotency key already made ({@code replayed: true}). */
   private Future<JsonObject> submit(JsonObject body) {
     Caller caller = Caller.required();
-    String key = RequestContext.idempotencyKey();
-    TaskSpec spec = TaskSpec.parse(body, caller, "", key);
-    return submissions.insert(caller.userId(), spec, null, null).compose(created -> created != null
-      ? Future.succeededFuture(created.put("replayed", false))
-      : pool.preparedQuery(TaskSql.FIND_BY_KEY).execute(Tuple.of(caller.userId(), key))
-        .map(rows -> TaskJson.task(rows.iterator().next()).put("replayed", true)));
+    TaskSpec spec = TaskSpec.parse(body, caller, "", RequestContext.idempotencyKey());
+    return submissions.submit(caller.userId(), spec).map(made -> made.task().copy().put("replayed", made.replayed()));
   }
 
   /** Every item is checked before anything is written: one bad item refuses the batch, naming it. */

@@ -30,39 +30,38 @@ final class TaskSql {
     """;
 
   /**
-   * A batch of tasks of one owner ($1) in one statement: one array per column, in request order
-   * ($12: the submitter's trace context, the same for all).
-   * Ids are drawn from the sequence before the insert, so each answer row says which request item
-   * it is and whether that item made a task (status null: its idempotency key already had one).
+   * Many tasks in one statement (a batch submit, or the single submits that arrived together):
+   * one array per column, in order, each item with its owner and the trace context of the request
+   * that made it. Ids are drawn from the sequence before the insert, so each answer row says
+   * which item it is and whether that item made a task (its columns null: its idempotency key
+   * already had one, maybe an earlier item of the same statement).
    */
   static final String INSERT_MANY = """
     WITH input AS (
       SELECT nextval(pg_get_serial_sequence('tasks', 'id')) AS id, i.*
-      FROM unnest($2::text[], $3::text[], $4::smallint[], $5::text[], $6::int[], $7::text[], $8::int[],
-                  $9::timestamptz[], $10::text[], $11::text[])
-        WITH ORDINALITY AS i (type, queue, priority, payload, max_attempts, backoff, timeout_ms, run_at, idempotency_key, notify, ord)
+      FROM unnest($1::bigint[], $2::text[], $3::text[], $4::smallint[], $5::text[], $6::int[], $7::text[], $8::int[],
+                  $9::timestamptz[], $10::text[], $11::text[], $12::text[])
+        WITH ORDINALITY AS i (owner_id, type, queue, priority, payload, max_attempts, backoff, timeout_ms, run_at,
+                              idempotency_key, notify, trace_context, ord)
     ), inserted AS (
       INSERT INTO tasks (id, owner_id, type, queue, priority, payload, max_attempts, backoff, timeout_ms, run_at,
                          idempotency_key, notify, trace_context, status, queued_at)
       OVERRIDING SYSTEM VALUE
-      SELECT id, $1, type, queue, priority, payload::jsonb, max_attempts, backoff::jsonb, timeout_ms, run_at, idempotency_key, notify,
-             $12::text,
+      SELECT id, owner_id, type, queue, priority, payload::jsonb, max_attempts, backoff::jsonb, timeout_ms, run_at,
+             idempotency_key, notify, trace_context,
              CASE WHEN run_at > now() THEN 'scheduled' ELSE 'queued' END,
              CASE WHEN run_at > now() THEN NULL ELSE now() END
       FROM input ORDER BY ord
       ON CONFLICT DO NOTHING
-      RETURNING id, status
+      RETURNING *
     )
-    SELECT input.id, inserted.status FROM input LEFT JOIN inserted USING (id) ORDER BY input.ord
+    SELECT input.ord, inserted.* FROM input LEFT JOIN inserted USING (id) ORDER BY input.ord
     """;
 
-  /** The tasks that already hold these idempotency keys of one owner (a batch's replays). */
+  /** The tasks that already hold these (owner, idempotency key) pairs: the replays of a batch. */
   static final String FIND_BY_KEYS = """
-    SELECT id, status, idempotency_key FROM tasks WHERE owner_id = $1 AND idempotency_key = ANY($2::text[])
-    """;
-
-  static final String FIND_BY_KEY = """
-    SELECT * FROM tasks WHERE owner_id = $1 AND idempotency_key = $2
+    SELECT t.* FROM tasks t JOIN unnest($1::bigint[], $2::text[]) AS k (owner_id, key)
+      ON t.owner_id = k.owner_id AND t.idempotency_key = k.key
     """;
 
   static final String FIND = """

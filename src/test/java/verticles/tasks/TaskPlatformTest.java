@@ -25,6 +25,8 @@ import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -183,6 +185,68 @@ class TaskPlatformTest {
     assertEquals(1, created, "one 201, the rest replays");
     assertEquals(1, ids.size());
     assertEquals(1, TestServers.scalar(databaseUrl, "SELECT count(*) FROM tasks WHERE idempotency_key = 'nightly-report'"));
+  }
+
+  @Test
+  void concurrentSingleSubmitsShareCommitsYetEachCallerGetsItsOwnTask() throws Exception {
+    long aliceId = api.post("/api/v1/auth/register", new JsonObject().put("username", "alice-group").put("email", "alice-group@example.com")
+      .put("password", "alice-password-1"), null).json().getLong("id");
+    String alice = api.login("alice-group", "alice-password-1");
+    long adminId = api.get("/api/v1/me", admin).json().getLong("id");
+    double groupsBefore = metric("pulse_tasks_submit_group_count");
+    double submitsBefore = metric("pulse_tasks_submit_group_sum");
+
+    // 160 submits from 40 threads, alternating between two owners; a quarter of each owner's
+    // submits carry the same key ("shared"), which must make one task per owner, not one in all.
+    int n = 160;
+    ExecutorService clients = Executors.newFixedThreadPool(40);
+    List<CompletableFuture<Api.Reply>> replies = new ArrayList<>();
+    try {
+      for (int i = 0; i < n; i++) {
+        int index = i;
+        String token = i % 2 == 0 ? admin : alice;
+        String key = i % 8 < 2 ? "shared" : "own-" + i;
+        replies.add(CompletableFuture.supplyAsync(() -> new Api(port).raw("POST", "/api/v1/tasks",
+          new JsonObject().put("type", "noop").put("queue", "group").put("delay_ms", 600_000).put("payload", new JsonObject().put("n", index)).encode(),
+          "Content-Type", "application/json", "Authorization", "Bearer " + token, "Idempotency-Key", key), clients));
+      }
+      Map<Long, Set<Long>> sharedIds = new ConcurrentHashMap<>();
+      Map<Long, Integer> sharedCreated = new ConcurrentHashMap<>();
+      Set<Long> ownIds = new java.util.HashSet<>();
+      for (int i = 0; i < n; i++) {
+        Api.Reply reply = replies.get(i).get(60, TimeUnit.SECONDS);
+        assertTrue(reply.status == 201 || reply.status == 200, reply.toString());
+        JsonObject task = reply.json();
+        long owner = i % 2 == 0 ? adminId : aliceId;
+        assertEquals(owner, task.getLong("owner_id"), "answer " + i + " is its own caller's task: " + task.encode());
+        if (i % 8 < 2) {
+          sharedIds.computeIfAbsent(owner, o -> ConcurrentHashMap.newKeySet()).add(task.getLong("id"));
+          sharedCreated.merge(owner, reply.status == 201 ? 1 : 0, Integer::sum);
+        } else {
+          assertEquals(201, reply.status, reply.toString());
+          assertEquals(i, task.getJsonObject("payload").getInteger("n"), "answer " + i + " carries its own payload: " + task.encode());
+          assertTrue(ownIds.add(task.getLong("id")), "a task id answered twice: " + task.encode());
+        }
+      }
+      for (long owner : List.of(adminId, aliceId)) {
+        assertEquals(1, sharedIds.get(owner).size(), "one task per owner for the shared key");
+        assertEquals(1, sharedCreated.get(owner), "one 201 per owner for the shared key, the rest replays");
+        assertEquals(1, TestServers.scalar(databaseUrl, "SELECT count(*) FROM tasks WHERE idempotency_key = 'shared' AND owner_id = " + owner));
+      }
+      assertEquals(n - n / 4 + 2, TestServers.scalar(databaseUrl, "SELECT count(*) FROM tasks WHERE queue = 'group'"));
+    } finally {
+      clients.shutdownNow();
+    }
+    double groups = metric("pulse_tasks_submit_group_count") - groupsBefore;
+    double submits = metric("pulse_tasks_submit_group_sum") - submitsBefore;
+    assertEquals(n, submits, "every single submit went through the group commit");
+    assertTrue(groups < submits, "concurrent submits shared commits: " + submits + " submits in " + groups + " groups");
+  }
+
+  /** A value of the first node's /metrics: the first sample whose line starts with {@code name}. */
+  private static double metric(String name) {
+    return api.get("/metrics", null).raw.body().lines().filter(line -> line.startsWith(name + " ") || line.startsWith(name + "{"))
+      .findFirst().map(line -> Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1))).orElse(0.0);
   }
 
   @Test
