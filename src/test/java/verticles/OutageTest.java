@@ -52,6 +52,8 @@ class OutageTest {
   /** Acknowledged writes: transfer request ids, and task ids. */
   private final ConcurrentLinkedQueue<String> transfers = new ConcurrentLinkedQueue<>();
   private final ConcurrentLinkedQueue<Long> tasks = new ConcurrentLinkedQueue<>();
+  /** Transfers answered 503: applied or not, the client cannot tell, so it retries them with their keys. */
+  private final ConcurrentLinkedQueue<String> unsure = new ConcurrentLinkedQueue<>();
 
   @Test
   void outagesAreAnswered503LoggedOnceAndHealedWithNothingLost() throws Exception {
@@ -140,17 +142,31 @@ class OutageTest {
       assertEquals(-1, firstFrame, "no stack traces in the log: " + (firstFrame < 0 ? ""
         : String.join("\n", log.subList(Math.max(0, firstFrame - 3), Math.min(log.size(), firstFrame + 8)))));
 
-      // Nothing acknowledged was lost; every acknowledged task ran, and none twice.
+      // The client retries every transfer it was answered 503 with its key: each is applied at most once,
+      // whether or not its batch had reached the database.
+      for (String requestId : unsure) {
+        TestServers.await("a retried transfer answered", Duration.ofSeconds(30), () -> {
+          Api.Reply reply = transfer(api, admin, payee, requestId);
+          assertTrue(reply.status == 201 || reply.status == 503, "a retry is applied or refused as an outage: " + reply.status + " " + reply.raw.body());
+          return reply.status == 201;
+        });
+        transfers.add(requestId);
+      }
+
+      // Nothing acknowledged was lost, nothing was applied twice; every acknowledged task ran, and none twice.
       String transferIds = transfers.stream().map(id -> "'" + id + "'").collect(Collectors.joining(","));
       assertEquals(transfers.size(), TestServers.scalar(databaseUrl,
-        "SELECT count(*) FROM transactions WHERE request_id IN (" + transferIds + ")"), "every acknowledged transfer is there");
+        "SELECT count(*) FROM transactions WHERE request_id IN (" + transferIds + ")"), "every acknowledged transfer is there, once");
+      assertEquals(transfers.size(), TestServers.scalar(databaseUrl, "SELECT count(*) FROM transactions WHERE to_user = " + payee),
+        "no transfer was applied but for the acknowledged ones (" + unsure.size() + " of them retried after a 503)");
       assertEquals(0, TestServers.scalar(databaseUrl, "SELECT coalesce(sum(amount), 0) FROM entries"), "money is conserved");
       assertEquals(TestServers.scalar(databaseUrl, "SELECT count(*) FROM transactions WHERE to_user = " + payee),
         TestServers.scalar(databaseUrl, "SELECT amount FROM balances WHERE user_id = " + payee), "the payee got exactly what was recorded");
       String taskIds = tasks.stream().map(String::valueOf).collect(Collectors.joining(","));
       TestServers.await("every acknowledged task to run", Duration.ofSeconds(60), () -> TestServers.scalar(databaseUrl,
         "SELECT count(*) FROM tasks WHERE status = 'succeeded' AND id IN (" + taskIds + ")") == tasks.size());
-      System.out.printf("acknowledged: %d transfers, %d tasks (%d of them ran twice)%n", transfers.size(), tasks.size(),
+      System.out.printf("acknowledged: %d transfers (%d retried after a 503), %d tasks (%d of them ran twice)%n", transfers.size(),
+        unsure.size(), tasks.size(),
         TestServers.scalar(databaseUrl, "SELECT count(*) FROM tasks WHERE attempts > 1 AND id IN (" + taskIds + ")"));
       assertEquals(0, node.terminate(Duration.ofSeconds(20)));
     }
@@ -171,8 +187,7 @@ class OutageTest {
       };
       try {
         reply = switch (kind) {
-          case "transfer" -> api.raw("POST", "/api/v1/transactions/transfer", new JsonObject().put("to_user_id", payee).put("amount", 1).encode(),
-            "Content-Type", "application/json", "Authorization", "Bearer " + admin, "X-Request-Id", requestId);
+          case "transfer" -> transfer(api, admin, payee, requestId);
           case "task" -> api.raw("POST", "/api/v1/tasks", new JsonObject().put("type", "noop").encode(),
             "Content-Type", "application/json", "Authorization", "Bearer " + admin, "X-Request-Id", requestId);
           default -> api.raw("GET", "/api/v1/me", null, "Authorization", "Bearer " + admin, "X-Request-Id", requestId);
@@ -182,12 +197,20 @@ class OutageTest {
         continue;
       }
       answers.add(new Answer(currentPhase, kind, reply.status, TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - began), requestId));
-      if (reply.status == 201 && kind.equals("transfer")) {
+      if (reply.status == 503 && kind.equals("transfer")) {
+        unsure.add(requestId);
+      } else if (reply.status == 201 && kind.equals("transfer")) {
         transfers.add(requestId);
       } else if (reply.status == 201 && kind.equals("task")) {
         tasks.add(reply.json().getLong("id"));
       }
     }
+  }
+
+  /** A transfer of 1 to the payee; its request id is also its idempotency key, so a retry is the same request. */
+  private static Api.Reply transfer(Api api, String admin, long payee, String requestId) {
+    return api.raw("POST", "/api/v1/transactions/transfer", new JsonObject().put("to_user_id", payee).put("amount", 1).encode(),
+      "Content-Type", "application/json", "Authorization", "Bearer " + admin, "X-Request-Id", requestId, "Idempotency-Key", requestId);
   }
 
   /** Runs the load in {@code name} for {@code millis}, counting the WARN and ERROR lines the node wrote meanwhile. */

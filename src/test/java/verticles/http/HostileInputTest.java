@@ -617,6 +617,7 @@ class HostileInputTest {
       case "description" -> candidates.add("hostile input");
       case "payload" -> candidates.add("customer.id=42");
       case "fingerprint" -> candidates.add("0123456789ab");
+      case "image_url" -> candidates.add("http://127.0.0.1:9/hostile.jpg");
       case "idempotency_key", "Idempotency-Key" -> candidates.add("hostile-key-" + KEYS.incrementAndGet());
       default -> { }
     }
@@ -1133,6 +1134,9 @@ class HostileInputTest {
         return true;
       }
     }
+    if (is(schema, "boolean")) {
+      return !text.equals("true") && !text.equals("false");
+    }
     return !valid(schema, TextNode.valueOf(text));
   }
 
@@ -1241,6 +1245,7 @@ class HostileInputTest {
       Map<String, Object> schema = resolve(parameter.get("schema"));
       boolean required = Boolean.TRUE.equals(parameter.get("required"));
       String sample = is(schema, "integer") ? String.valueOf(sampleInteger(op, who, name, schema))
+        : is(schema, "boolean") ? "true"
         : sampleString(op, who, name, schema);
       switch (in) {
         case "path" -> uri = uri.replace("{" + name + "}", path.getOrDefault(name, encode(sample)));
