@@ -37,6 +37,7 @@ ensure_jar() {
 # installs the traps: cleanup on exit, exit 130 on SIGINT, 143 on SIGTERM.
 bench_workdir() {
   WORK=$(mktemp -d "${TMPDIR:-/tmp}/pulse-$BENCH_NAME-bench.XXXXXX")
+  NODE_DIR=$WORK   # the node's data dir and log; a script running two nodes one after the other changes it
   rm -f "$ROOT/bench/results/$BENCH_NAME-node.log"   # kept only when the node misbehaved, see cleanup
   trap cleanup EXIT
   trap 'exit 130' INT
@@ -50,11 +51,43 @@ private_jar() {
   JAR="$WORK/pulse.jar"
 }
 
-# The EXIT trap. Always: stop what we started (each of CHILD_PIDS with its children, then the node:
-# SIGTERM, it stops its embedded servers), wait for them, delete the temp dir. A node that does not
+# Stops the node (SIGTERM: it stops its embedded servers) and waits for it. A node that does not
 # stop in 20 s gets a thread dump (SIGQUIT, into its log, kept as bench/results/NAME-node.log), then
-# SIGKILL; its watchdog then stops PostgreSQL and Redis, and we wait for those before deleting their
-# data directory. A node that exits non-zero turns a successful run's status into 4.
+# SIGKILL; its watchdog then stops PostgreSQL and Redis, and we wait for those before their data
+# directory may be deleted. Returns 4 when the node exited non-zero (its log is then kept too).
+stop_node() {
+  [[ -n "$NODE_PID" ]] && kill -0 "$NODE_PID" 2>/dev/null || return 0
+  local pid servers="" node_exit=0
+  kill -TERM "$NODE_PID" 2>/dev/null || true
+  for _ in $(seq 1 100); do
+    kill -0 "$NODE_PID" 2>/dev/null || break
+    sleep 0.2
+  done
+  if kill -0 "$NODE_PID" 2>/dev/null; then
+    say "THE NODE DID NOT STOP within 20 s of SIGTERM; thread dump, then SIGKILL"
+    servers="$(head -n 1 "$NODE_DIR/data/postgres/postmaster.pid" 2>/dev/null || true) $(cat "$NODE_DIR/data/redis/redis.pid" 2>/dev/null || true)"
+    kill -QUIT "$NODE_PID" 2>/dev/null || true
+    sleep 2
+    kill -KILL "$NODE_PID" 2>/dev/null || true
+  fi
+  wait "$NODE_PID" 2>/dev/null || node_exit=$?
+  NODE_PID=""
+  for pid in $servers; do
+    for _ in $(seq 1 75); do
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.2
+    done
+  done
+  if [[ $node_exit -ne 0 ]]; then
+    mkdir -p "$ROOT/bench/results"
+    cp "$NODE_DIR/node.log" "$ROOT/bench/results/$BENCH_NAME-node.log" 2>/dev/null || true
+    say "the node exited with $node_exit after SIGTERM (expected 0); log kept in bench/results/$BENCH_NAME-node.log"
+    return 4
+  fi
+}
+
+# The EXIT trap. Always: stop what we started (each of CHILD_PIDS with its children, then the node),
+# wait for them, delete the temp dir. A node that exits non-zero turns a successful run's status into 4.
 cleanup() {
   local status=$?
   trap - EXIT INT TERM
@@ -66,35 +99,10 @@ cleanup() {
       wait "$pid" 2>/dev/null || true
     fi
   done
-  if [[ -n "$NODE_PID" ]] && kill -0 "$NODE_PID" 2>/dev/null; then
-    kill -TERM "$NODE_PID" 2>/dev/null || true
-    for _ in $(seq 1 100); do
-      kill -0 "$NODE_PID" 2>/dev/null || break
-      sleep 0.2
-    done
-    local servers=""
-    if kill -0 "$NODE_PID" 2>/dev/null; then
-      say "THE NODE DID NOT STOP within 20 s of SIGTERM; thread dump, then SIGKILL"
-      servers="$(head -n 1 "$WORK/data/postgres/postmaster.pid" 2>/dev/null || true) $(cat "$WORK/data/redis/redis.pid" 2>/dev/null || true)"
-      kill -QUIT "$NODE_PID" 2>/dev/null || true
-      sleep 2
-      kill -KILL "$NODE_PID" 2>/dev/null || true
-    fi
-    local node_exit=0
-    wait "$NODE_PID" 2>/dev/null || node_exit=$?
-    if [[ $node_exit -ne 0 ]]; then
-      mkdir -p "$ROOT/bench/results"
-      cp "$WORK/node.log" "$ROOT/bench/results/$BENCH_NAME-node.log" 2>/dev/null || true
-      say "the node exited with $node_exit after SIGTERM (expected 0); log kept in bench/results/$BENCH_NAME-node.log"
-      [[ $status -ne 0 ]] || status=4
-    fi
-    for pid in $servers; do
-      for _ in $(seq 1 75); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.2
-      done
-    done
-  fi
+  local stopped=0
+  stop_node || stopped=$?
+  [[ $status -ne 0 || $stopped -eq 0 ]] || status=$stopped
+  [[ -z "${CLEANUP_EXTRA:-}" ]] || eval "$CLEANUP_EXTRA" || true
   rm -rf "$WORK"
   exit "$status"
 }
@@ -135,8 +143,8 @@ pick_ports() {
 # Is something else busy here? The 1-, 5- and 15-minute load average (take it before adding ours).
 load_average() { cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown; }
 
-# Starts the node in the background (NODE_PID), log in WORK/node.log: embedded PostgreSQL and Redis on
-# our ports, data in WORK/data, HTTP on 127.0.0.1; the arguments are further NAME=value settings.
+# Starts the node in the background (NODE_PID), log in NODE_DIR/node.log: embedded PostgreSQL and Redis
+# on our ports, data in NODE_DIR/data, HTTP on 127.0.0.1; the arguments are further NAME=value settings.
 # The node reads every key of conf/config.json from the environment (and from ./.env): drop any the
 # caller has set (DATABASE_URL, REDIS_URL, CLUSTER, ...) and run it in the temp dir, so only ours count.
 start_node() {
@@ -147,14 +155,15 @@ start_node() {
     done
   fi
   say "starting a node on $URL (PostgreSQL :$PG_PORT, Redis :$REDIS_PORT, data in $WORK)"
+  mkdir -p "$NODE_DIR"
   (
-    cd "$WORK"
+    cd "$NODE_DIR"
     exec env ${unset[@]+"${unset[@]}"} \
-      DATA_DIR="$WORK/data" HTTP_HOST=127.0.0.1 HTTP_PORT="$HTTP_PORT" \
+      DATA_DIR="$NODE_DIR/data" HTTP_HOST=127.0.0.1 HTTP_PORT="$HTTP_PORT" \
       EMBEDDED_PG_PORT="$PG_PORT" EMBEDDED_REDIS_PORT="$REDIS_PORT" \
       "$@" \
       "$JAVA" -jar "$JAR"
-  ) >"$WORK/node.log" 2>&1 &
+  ) >"$NODE_DIR/node.log" 2>&1 &
   NODE_PID=$!
 }
 
@@ -166,12 +175,12 @@ wait_ready() {
   until curl -s -o /dev/null -f --max-time 2 "$URL/health/ready"; do
     if ! kill -0 "$NODE_PID" 2>/dev/null; then
       say "the node exited before it was ready; its log:"
-      tail -n 40 "$WORK/node.log" >&2
+      tail -n 40 "$NODE_DIR/node.log" >&2
       exit 1
     fi
     if (( SECONDS >= ready_by )); then
       say "the node is not ready after $limit s; its log:"
-      tail -n 40 "$WORK/node.log" >&2
+      tail -n 40 "$NODE_DIR/node.log" >&2
       exit 1
     fi
     sleep 0.2
@@ -195,11 +204,11 @@ machine_facts() {
 node_log_unexpected() {
   local expected=() pattern
   for pattern in "$@"; do expected+=(-e "$pattern"); done
-  unexpected=$(grep -v "${expected[@]}" "$WORK/node.log" || true)
+  unexpected=$(grep -v "${expected[@]}" "$NODE_DIR/node.log" || true)
   if [[ -n "$unexpected" ]]; then
     say "the node logged $(wc -l <<<"$unexpected") unexpected line(s), kept in bench/results/$BENCH_NAME-node.log; the first ones:"
     head -n 10 <<<"$unexpected" >&2
     mkdir -p "$ROOT/bench/results"
-    cp "$WORK/node.log" "$ROOT/bench/results/$BENCH_NAME-node.log"
+    cp "$NODE_DIR/node.log" "$ROOT/bench/results/$BENCH_NAME-node.log"
   fi
 }

@@ -25,19 +25,10 @@ import java.util.regex.Pattern;
  * The helper of bench/ledger.sh. Run with the Pulse jar on the class path (source-launch mode, Java 17):
  *
  * <pre>
- *   java -cp target/pulse.jar bench/ledger/LedgerSetup.java sql
- *   java -cp target/pulse.jar bench/ledger/LedgerSetup.java check bench/ledger/transfer.sql
  *   java -cp target/pulse.jar bench/ledger/LedgerSetup.java accounts --url http://127.0.0.1:8080
  *        --admin-user bench --admin-password bench-password-1 --out accounts.lua
  *        [--accounts 1000] [--concurrency 8] [--credit 1000000000]
  * </pre>
- *
- * <p>{@code sql}: prints the pgbench script of one transfer, made from the very SQL strings the
- * jar runs ({@code LedgerSql.LOCK_PAIR} and {@code LedgerSql.TRANSFER}, read by reflection), with
- * each {@code $n} replaced by the pgbench variable Pulse would bind there.
- *
- * <p>{@code check FILE}: exit 0 when the SQL statements of FILE are, whitespace aside, those that
- * {@code sql} prints; else 2 (the checked-in script is stale: the jar's SQL changed).
  *
  * <p>{@code accounts}: registers N users, logs each in and credits each (admin token) with a
  * large amount, {@code --concurrency} at a time (registration and login are argon2id hashes: the
@@ -51,15 +42,6 @@ public class LedgerSetup {
       usage();
     }
     switch (args[0]) {
-      case "sql":
-        System.out.print(pgbenchScript());
-        break;
-      case "check":
-        if (args.length != 2) {
-          usage();
-        }
-        System.exit(check(Path.of(args[1])));
-        break;
       case "accounts":
         System.exit(accounts(options(args)));
         break;
@@ -69,7 +51,7 @@ public class LedgerSetup {
   }
 
   static void usage() {
-    System.err.println("usage: LedgerSetup.java sql | check FILE | accounts --url URL --admin-user U --admin-password P"
+    System.err.println("usage: LedgerSetup.java accounts --url URL --admin-user U --admin-password P"
       + " --out FILE [--accounts 1000] [--concurrency 8] [--credit 1000000000]");
     System.exit(64);
   }
@@ -83,95 +65,6 @@ public class LedgerSetup {
       options.put(args[i].substring(2), args[i + 1]);
     }
     return options;
-  }
-
-  // ---------------------------------------------------------------- the pgbench script
-
-  /**
-   * What Pulse binds for each parameter of LedgerSql.TRANSFER ($1 from, $2 to, $3 amount,
-   * $4 currency, $5 type, $6 description, $7 reverses, $8 actor, $9 request id), as pgbench text.
-   * Pulse binds every value as a parameter of one prepared statement, whose types the server
-   * infers from the first use of each $n. pgbench turns every occurrence of a :variable into a
-   * parameter of its own, so each gets the cast the server inferred for Pulse's $n (unless the
-   * SQL casts it already). Description and reverses are NULL for a plain transfer; the actor is
-   * the sender; the request id is a constant of the same shape as Pulse's (a UUID).
-   */
-  static final String[] TRANSFER_PARAMS = {
-    ":from", "::bigint", ":to", "::bigint", ":amount", "::bigint", ":currency", "::bpchar", ":type", "::text",
-    "NULL", "::text", "NULL", "::bigint", ":from", "::bigint", ":request_id", "::text"};
-
-  /** LedgerSql.LOCK_PAIR: $1 from, $2 to, $3 currency. */
-  static final String[] LOCK_PARAMS = {":from", "::bigint", ":to", "::bigint", ":currency", "::bpchar"};
-
-  static String pgbenchScript() throws ReflectiveOperationException {
-    Class<?> sql = Class.forName("verticles.ledger.LedgerSql");
-    String lock = substitute(constant(sql, "LOCK_PAIR"), LOCK_PARAMS);
-    String transfer = substitute(constant(sql, "TRANSFER"), TRANSFER_PARAMS);
-    // Line breaks before each CTE, for the reader only (check ignores whitespace).
-    for (String cte : new String[] {"credit AS (", "tx AS (", "entry AS (", "audit AS (", "SELECT tx.*"}) {
-      transfer = transfer.replace(", " + cte, ",\n  " + cte).replace(") " + cte, ")\n" + cte);
-    }
-    return String.join("\n",
-      "-- One Pulse transfer, as pgbench runs it (bench/ledger.sh: pgbench -M prepared -f this file).",
-      "-- Made by: java -cp target/pulse.jar bench/ledger/LedgerSetup.java sql > bench/ledger/transfer.sql",
-      "-- from verticles.ledger.LedgerSql.LOCK_PAIR and TRANSFER, inside one transaction as LedgerVerticle",
-      "-- runs them. Variables from the command line (-D): lo, hi (the accounts' user ids, consecutive),",
-      "-- currency, type, request_id. Pulse's other statements per request (the token's principal and",
-      "-- the recipient's status, each one SELECT on users, and the Redis rate-limit EVAL) are not here:",
-      "-- this is the database work of the transfer itself.",
-      "\\set n :hi - :lo + 1",
-      "\\set from random(:lo, :hi)",
-      "\\set to :lo + (:from - :lo + random(1, :n - 1)) % :n",
-      "\\set amount random(1, 1000)",
-      "BEGIN;",
-      lock + ";",
-      transfer + ";",
-      "COMMIT;",
-      "");
-  }
-
-  static String constant(Class<?> type, String name) throws ReflectiveOperationException {
-    Field field = type.getDeclaredField(name);
-    field.setAccessible(true);
-    return (String) field.get(null);
-  }
-
-  static String substitute(String sql, String[] params) {
-    Matcher matcher = Pattern.compile("\\$(\\d+)(::)?").matcher(sql);
-    StringBuilder out = new StringBuilder();
-    while (matcher.find()) {
-      int n = Integer.parseInt(matcher.group(1));
-      if (n < 1 || 2 * n > params.length) {
-        throw new IllegalStateException("unexpected parameter $" + n + " in " + sql);
-      }
-      String value = params[2 * n - 2];
-      String replacement = matcher.group(2) != null ? value + "::" : value + params[2 * n - 1];
-      matcher.appendReplacement(out, Matcher.quoteReplacement(replacement));
-    }
-    matcher.appendTail(out);
-    return out.toString();
-  }
-
-  static int check(Path file) throws Exception {
-    String expected = statements(pgbenchScript());
-    String actual = statements(Files.readString(file, StandardCharsets.UTF_8));
-    if (expected.equals(actual)) {
-      return 0;
-    }
-    System.err.println("LedgerSetup: " + file + " is not the jar's transfer SQL; regenerate it with"
-      + " java -cp target/pulse.jar bench/ledger/LedgerSetup.java sql > " + file);
-    return 2;
-  }
-
-  /** The script without comments, with every run of whitespace as one space. */
-  static String statements(String script) {
-    StringBuilder out = new StringBuilder();
-    for (String line : script.split("\n")) {
-      if (!line.stripLeading().startsWith("--")) {
-        out.append(line).append('\n');
-      }
-    }
-    return out.toString().replaceAll("\\s+", " ").strip();
   }
 
   // ---------------------------------------------------------------- the accounts

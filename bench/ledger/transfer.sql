@@ -1,10 +1,9 @@
--- One Pulse transfer, as pgbench runs it (bench/ledger.sh: pgbench -M prepared -f this file).
--- Made by: java -cp target/pulse.jar bench/ledger/LedgerSetup.java sql > bench/ledger/transfer.sql
--- from verticles.ledger.LedgerSql.LOCK_PAIR and TRANSFER, inside one transaction as LedgerVerticle
--- runs them. Variables from the command line (-D): lo, hi (the accounts' user ids, consecutive),
--- currency, type, request_id. Pulse's other statements per request (the token's principal and
--- the recipient's status, each one SELECT on users, and the Redis rate-limit EVAL) are not here:
--- this is the database work of the transfer itself.
+-- One transfer per transaction, as pgbench runs it (bench/ledger.sh: pgbench -M prepared -f this file):
+-- the statements Pulse ran for one transfer before group commit (verticles.ledger.LedgerSql.LOCK_PAIR
+-- and TRANSFER of e3520fa), inside one transaction as LedgerVerticle ran them. Variables from the
+-- command line (-D): lo, hi (the accounts' user ids, consecutive), currency, type, request_id.
+-- Pulse's other work per request (identity lookups, the Redis rate-limit EVAL) is not here: this
+-- is the database work of the transfer itself.
 \set n :hi - :lo + 1
 \set from random(:lo, :hi)
 \set to :lo + (:from - :lo + random(1, :n - 1)) % :n
