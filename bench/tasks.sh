@@ -110,7 +110,7 @@ PG_SETTINGS=$(psql_q "SELECT string_agg(name || '=' || setting, ', ' ORDER BY na
 # ---------------------------------------------------------------- Pulse
 say "Pulse: $WARMUP warm-up tasks; full load: $N tasks $PULSE_HOW while the dispatcher runs them; half load: paced at half that$( (( SINGLE_N > 0 )) && echo "; then $SINGLE_N single submits ($CONCURRENCY in flight)")"
 pulse_status=0
-run_child timeout 180 "$JAVA" "$ROOT/bench/TasksBench.java" --url "$URL" --pg "$PG_URL" \
+run_child timeout 900 "$JAVA" "$ROOT/bench/TasksBench.java" --url "$URL" --pg "$PG_URL" \
   --out "$WORK/pulse.properties" --n "$N" --half-n "$HALF_N" --warmup "$WARMUP" \
   --batch "$BATCH" --concurrency "$PULSE_CONCURRENCY" --single-n "$SINGLE_N" --single-concurrency "$CONCURRENCY" \
   --half-max-seconds "$HALF_MAX_SECONDS" --half-rate "$PULSE_HALF_RATE" --half-tick-ms "$HALF_TICK_MS" \
@@ -120,11 +120,16 @@ if [[ $pulse_status -ne 0 && $pulse_status -ne 3 ]]; then
   tail -n 40 "$WORK/node.log" >&2
   exit "$pulse_status"
 fi
+# Group commit of single submits (only they record it): how many shared each INSERT.
+GROUP_COUNT=$(curl -fsS "$URL/metrics" | awk '$1 == "pulse_tasks_submit_group_count" {print $2}' || true)
+GROUP_SUM=$(curl -fsS "$URL/metrics" | awk '$1 == "pulse_tasks_submit_group_sum" {print $2}' || true)
+GROUP_QUANTILES=$(curl -fsS "$URL/metrics" | awk '/^pulse_tasks_submit_group\{/ && match($0, /quantile="[^"]*"/) {
+  printf "%sp%g %s", sep, substr($0, RSTART + 10, RLENGTH - 11) * 100, $NF; sep = ", " }' || true)
 
 # ---------------------------------------------------------------- BullMQ
 say "BullMQ $BULLMQ_VERSION: Worker concurrency $WORKER_CONCURRENCY$( (( EXTRA_CONCURRENCY > 0 )) && echo " (and $EXTRA_CONCURRENCY apart)"): $WARMUP warm-up jobs; full load: $N × queue.add ($CONCURRENCY in flight) while it runs them; half load$( (( BATCH > 1 )) && echo "; then full load with queue.addBulk in chunks of $BATCH ($BATCH_CONCURRENCY in flight)")"
 bull_status=0
-run_child timeout 90 node "$BULLMQ_DIR/bench.mjs" --port "$REDIS_PORT" \
+run_child timeout 900 node "$BULLMQ_DIR/bench.mjs" --port "$REDIS_PORT" \
   --out "$WORK/bullmq.json" --n "$N" --half-n "$HALF_N" --warmup "$WARMUP" --concurrency "$CONCURRENCY" \
   --worker-concurrency "$WORKER_CONCURRENCY" --extra-concurrency "$EXTRA_CONCURRENCY" \
   --batch "$BATCH" --batch-concurrency "$BATCH_CONCURRENCY" \
@@ -288,6 +293,9 @@ mkdir -p "$(dirname "$RESULTS")"
   echo "- **$PULSE_NAME / BullMQ (queue.add, Worker concurrency $(b r.full.worker_concurrency)) at full load: $RATIO×.**"
   if (( HAS_SINGLE )); then
     echo "- Pulse single submits / BullMQ (queue.add, Worker concurrency $(b r.full.worker_concurrency)) at full load: $RATIO_SINGLE×."
+    if [[ -n "$GROUP_COUNT" && "$GROUP_COUNT" != 0* ]]; then
+      echo "- Single submits' group commit: $(awk -v s="$GROUP_SUM" -v c="$GROUP_COUNT" 'BEGIN {printf "%.0f submits in %.0f INSERTs, %.1f per commit", s, c, s / c}')${GROUP_QUANTILES:+ (recent quantiles: $GROUP_QUANTILES)}."
+    fi
   fi
   if (( HAS_BULK )); then
     echo "- $PULSE_NAME / BullMQ (queue.addBulk in chunks of $(b r.bulk_full.batch), Worker concurrency $(b r.bulk_full.worker_concurrency)) at full load: $RATIO_BULK×."
