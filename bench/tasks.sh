@@ -63,7 +63,7 @@ command -v curl >/dev/null || need+=(curl)
 apt_install ${need[@]+"${need[@]}"}
 if [[ ! -f "$BULLMQ_DIR/node_modules/bullmq/package.json" ]]; then
   say "installing BullMQ (bench/bullmq/package.json) with npm"
-  (cd "$BULLMQ_DIR" && npm install --no-audit --no-fund --loglevel=error >&2)
+  (cd "$BULLMQ_DIR" && npm ci --no-audit --no-fund --loglevel=error >&2)
 fi
 
 ensure_jar
