@@ -10,6 +10,7 @@ import io.vertx.core.http.HttpClient;
 import io.vertx.core.http.HttpClientOptions;
 import io.vertx.core.http.HttpClientRequest;
 import io.vertx.core.http.HttpClientResponse;
+import io.vertx.core.http.PoolOptions;
 import io.vertx.core.http.HttpHeaders;
 import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.RequestOptions;
@@ -54,6 +55,8 @@ public final class SafeFetch {
   }
 
   private static final Set<Integer> REDIRECTS = Set.of(301, 302, 303, 307, 308);
+  /** Connections kept open to one host by one client (one per verticle instance). */
+  static final int CONNECTIONS_PER_HOST = 64;
   /** Not carried to another origin by a redirect. */
   private static final List<String> CREDENTIALS = List.of("Authorization", "Proxy-Authorization", "Cookie");
 
@@ -68,11 +71,13 @@ public final class SafeFetch {
     this.policy = policy;
     this.limits = limits;
     // SNI carries the name we connect for (not the IP we connect to). Bodies are never asked for
-    // compressed, so the byte cap counts what is actually held.
+    // compressed, so the byte cap counts what is actually held. Many images come from one host (a
+    // CDN): the library's default of 5 connections per host made every fetch past the fifth wait.
     this.client = vertx.createHttpClient(new HttpClientOptions()
       .setForceSni(true)
       .setDecompressionSupported(false)
-      .setConnectTimeout((int) Math.min(Integer.MAX_VALUE, limits.connectTimeoutMs())));
+      .setConnectTimeout((int) Math.min(Integer.MAX_VALUE, limits.connectTimeoutMs())),
+      new PoolOptions().setHttp1MaxSize(CONNECTIONS_PER_HOST));
   }
 
   public Future<Response> get(String url, long deadlineMs) {

@@ -94,7 +94,7 @@ final class FanOut {
           imageIds[i] = images.get(i).getLong("id");
           taskIds[i] = items.getJsonObject(i).getLong("id");
         }
-        return pool.preparedQuery(JobSql.TASKS_OF_IMAGES).execute(Tuple.of(imageIds, taskIds));
+        return pool.preparedQuery(JobSql.TASKS_OF_IMAGES).execute(Tuple.of(imageIds, (Object) taskIds));
       })
       .mapEmpty();
   }

@@ -119,6 +119,9 @@ class RetailJobsTest {
 
     JsonObject done = finished(id);
     assertEquals(new JsonObject().put("status", "completed").put("job_id", String.valueOf(id)), done, "exactly two keys");
+    assertEquals(0, TestServers.scalar(node.databaseUrl(), "SELECT count(*) FROM images i LEFT JOIN tasks t ON t.id = i.task_id "
+      + "WHERE i.job_id = " + id + " AND (t.id IS NULL OR (t.payload->>'image_id')::bigint <> i.id)"),
+      "every image knows its own task (the fan-out links them in the same pass, not through the sweep)");
     JsonObject detail = node.api().get("/api/v1/jobs/" + id, node.adminToken()).json();
     assertEquals(3, detail.getInteger("done"));
     JsonArray first = detail.getJsonArray("visits").getJsonObject(0).getJsonArray("images");
