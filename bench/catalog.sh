@@ -55,7 +55,8 @@ say "product $PRODUCT; making $BUYERS buyers"
 for i in $(seq 1 "$BUYERS"); do
   id=$(post /api/v1/auth/register "{\"username\":\"buyer$i\",\"email\":\"buyer$i@example.com\",\"password\":\"password-$i\"}" | json id)
   post /api/v1/transactions/credit "{\"amount\":1000000000,\"user_id\":$id}" "$ADMIN" >/dev/null
-  post /api/v1/auth/login "{\"username\":\"buyer$i\",\"password\":\"password-$i\"}" | json access_token >>"$WORK/tokens.txt"
+  # (echo: GNU sed keeps the missing final newline of the answer, which would run the tokens together)
+  echo "$(post /api/v1/auth/login "{\"username\":\"buyer$i\",\"password\":\"password-$i\"}" | json access_token)" >>"$WORK/tokens.txt"
 done
 
 wrk_rate() { awk '/^Requests\/sec:/ {print $2}' "$1"; }
@@ -72,6 +73,10 @@ MISSES=$(curl -s "$URL/metrics" | awk '/^pulse_cache_requests_total\{.*result="m
 
 STOCK_BEFORE=$(psql_q "SELECT stock FROM products WHERE id = $PRODUCT")
 MERCHANT_BEFORE=$(psql_q "SELECT coalesce(sum(amount), 0) FROM balances WHERE user_id = $MERCHANT")
+FIRST_TOKEN=$(head -n 1 "$WORK/tokens.txt")
+FIRST_ORDER=$(curl -s -w ' %{http_code}' -X POST "$URL/api/v1/orders" -H 'Content-Type: application/json' \
+  -H "Authorization: Bearer $FIRST_TOKEN" -H 'Idempotency-Key: bench-probe' -d "{\"product_id\": $PRODUCT, \"quantity\": 1}")
+say "one order first (a probe, counted in the invariants; token of ${#FIRST_TOKEN} chars): ${FIRST_ORDER: -3}: ${FIRST_ORDER:0:200}"
 say "orders: $RUN_SECONDS s, $CONNECTIONS connections"
 run_child "${WRK[@]}" -d "${RUN_SECONDS}s" -s "$ROOT/bench/catalog/orders.lua" "$URL" -- "$PRODUCT" "$WORK/tokens.txt" >"$WORK/orders.txt"
 sleep 2   # orders still in flight when wrk stopped
