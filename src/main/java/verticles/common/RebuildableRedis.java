@@ -37,11 +37,11 @@ import java.util.function.Supplier;
  * fresh client has been asked: a command waiting for its answer longer than
  * {@link #COMMAND_TIMEOUT_MS} (checked each second, so no command pays for a timer; after a
  * failover the pool may hold live connections to the new master beside dead ones to the old, so
- * answers on the others prove nothing), or a caller's report (the dispatcher's, when its takes stop; see {@link #replaceIfStuck}). The fresh
- * client PINGs the master (with Sentinels, after asking them who it is); only if it answers while
- * this client is still stuck does it take this one's place. So an outage (the fresh client gets
- * nowhere either) or a JVM too busy to read its sockets (the old answers arrive meanwhile) replaces
- * nothing. Whatever still waits on the old client fails at once (closing it does not always
+ * answers on the others prove nothing), or a caller's report (the dispatcher's, when its takes
+ * stop; see {@link #replaceIfStuck}). The fresh client PINGs the master (with Sentinels, after
+ * asking them who it is); only if it answers while this client is still stuck does it take this
+ * one's place. So an outage (the fresh client gets nowhere either) or a JVM too busy to read its
+ * sockets (the old answers arrive meanwhile) replaces nothing. Whatever still waits on the old client fails at once (closing it does not always
  * fail it: a connection to a frozen server keeps its commands), and the old client is closed. At
  * most one replacement per {@link #MIN_INTERVAL_MS}; said once in a while per JVM, counted always
  * ({@code pulse_redis_client_rebuilds_total{reason}}). No command waits longer than
