@@ -703,7 +703,9 @@
   }
 
   function countMatching() {
-    return api('POST', '/api/v1/tasks/bulk/dry-run', {action: $('bulk-action').value, filter: currentFilter()}).then(function (reply) {
+    var action = $('bulk-action');
+    if (!action) { return; }  // a throttled count that fires after the page has left the tasks view
+    return api('POST', '/api/v1/tasks/bulk/dry-run', {action: action.value, filter: currentFilter()}).then(function (reply) {
       var node = $('bulk-matching');
       if (!node) { return; }
       node.textContent = String(reply.matching);
