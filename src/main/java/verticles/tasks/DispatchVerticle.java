@@ -48,6 +48,8 @@ public class DispatchVerticle extends VerticleBase {
   private static final Logger log = LoggerFactory.getLogger(DispatchVerticle.class);
   /** A delivery no node has said it holds after this long, when a member leaves, is presumed to have gone with it. */
   private static final long UNACKNOWLEDGED_MS = 2000;
+  /** When a member left, a delivery sent before that and still unacknowledged this much later is presumed lost. */
+  private static final long LATE_ACKNOWLEDGEMENT_MS = 10_000;
 
   /** A task this dispatcher holds the lease of, until its outcome is written. */
   record Lease(String queue, int attempt) {
@@ -308,11 +310,21 @@ public class DispatchVerticle extends VerticleBase {
    * answered. It is recorded as a retryable failure and queued again at once.
    */
   private void memberLeft(String member) {
+    long leftAt = System.currentTimeMillis();
+    requeueLost(member, leftAt);
+    // A delivery sent just before the member left, to it, will never be acknowledged: still
+    // unacknowledged long after, it is presumed lost too (rather than waiting out its timeout).
+    // Long, because a busy live node acknowledges late, and each presumption runs a task again.
+    vertx.setTimer(LATE_ACKNOWLEDGEMENT_MS, ignored -> requeueLost(member, leftAt));
+  }
+
+  /** Re-delivers what {@code member} said it held, and what was sent by {@code leftAt} and never acknowledged in time. */
+  private void requeueLost(String member, long leftAt) {
     long now = System.currentTimeMillis();
     List<Long> lost = new ArrayList<>();
     sent.forEach((taskId, delivery) -> {
       String holder = holders.get(taskId);
-      if (member.equals(holder) || holder == null && now - delivery.atMs() > UNACKNOWLEDGED_MS) {
+      if (member.equals(holder) || holder == null && delivery.atMs() <= leftAt && now - delivery.atMs() > UNACKNOWLEDGED_MS) {
         lost.add(taskId);
       }
     });
