@@ -1089,7 +1089,9 @@ class HostileInputTest {
     add.accept("negative", "-1");
     add.accept("negative", String.valueOf(Long.MIN_VALUE));
     add.accept("empty", "");
-    for (String text : List.of("UPPER", "-x", "a%20b", "..", "a%2Fb", "bogus", "%3Cscript%3E", "%27%20OR%201%3D1")) {
+    // Not "..": in a path it is a dot segment, which the URL's own rules remove (RFC 3986 5.2.4),
+    // so /tasks/bulk/.. is /tasks, another route with its own answer, not a bad id.
+    for (String text : List.of("UPPER", "-x", "a%20b", "...", "a%2Fb", "bogus", "%3Cscript%3E", "%27%20OR%201%3D1")) {
       add.accept("bad string", text);
     }
     for (String text : List.of("yesterday", "2024-13-01T00:00:00Z", "2024-01-01T00:00:00", "2024-02-30T10:00:00Z",
