@@ -1,14 +1,12 @@
 package verticles.common;
 
 import io.vertx.core.Future;
-import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.core.eventbus.DeliveryOptions;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 
-import java.util.ArrayList;
-import java.util.LinkedHashMap;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -32,8 +30,7 @@ public final class UserLookups {
 
   private final Vertx vertx;
   private final long timeoutMs;
-  private final Map<Long, List<Promise<User>>> waiting = new LinkedHashMap<>();
-  private boolean asking;
+  private final GroupCommit<Long, User> lookups = new GroupCommit<>(MOST, size -> { }, this::ask);
 
   public UserLookups(Vertx vertx, long timeoutMs) {
     this.vertx = vertx;
@@ -42,42 +39,21 @@ public final class UserLookups {
 
   /** The user, or null when there is no such user. */
   public Future<User> lookup(long id) {
-    Promise<User> answer = Promise.promise();
-    waiting.computeIfAbsent(id, key -> new ArrayList<>()).add(answer);
-    if (!asking) {
-      ask();
-    }
-    return RequestContext.here(answer.future());
+    return lookups.add(id);
   }
 
-  private void ask() {
-    if (waiting.isEmpty()) {
-      asking = false;
-      return;
-    }
-    asking = true;
-    Map<Long, List<Promise<User>>> batch = new LinkedHashMap<>();
-    for (Long id : List.copyOf(waiting.keySet())) {
-      if (batch.size() == MOST) {
-        break;
-      }
-      batch.put(id, waiting.remove(id));
-    }
-    vertx.eventBus().<JsonObject>request(Addresses.Identity.LOOKUP, new JsonObject().put("ids", new JsonArray(List.copyOf(batch.keySet()))),
+  private Future<?> ask(List<GroupCommit.Pending<Long, User>> batch) {
+    JsonArray ids = new JsonArray(batch.stream().map(GroupCommit.Pending::item).distinct().toList());
+    return vertx.eventBus().<JsonObject>request(Addresses.Identity.LOOKUP, new JsonObject().put("ids", ids),
         new DeliveryOptions().setSendTimeout(timeoutMs))
-      .onComplete(reply -> {
-        if (reply.succeeded()) {
-          Map<Long, User> found = new LinkedHashMap<>();
-          reply.result().body().getJsonArray("users").forEach(item -> {
-            JsonObject user = (JsonObject) item;
-            found.put(user.getLong("id"), new User(user.getLong("id"), user.getString("role"), user.getString("status"),
-              user.getInteger("token_version")));
-          });
-          batch.forEach((id, answers) -> answers.forEach(answer -> answer.complete(found.get(id))));
-        } else {
-          batch.values().forEach(answers -> answers.forEach(answer -> answer.fail(reply.cause())));
-        }
-        ask();
+      .onSuccess(reply -> {
+        Map<Long, User> found = new HashMap<>();
+        reply.body().getJsonArray("users").forEach(item -> {
+          JsonObject user = (JsonObject) item;
+          found.put(user.getLong("id"), new User(user.getLong("id"), user.getString("role"), user.getString("status"),
+            user.getInteger("token_version")));
+        });
+        batch.forEach(each -> each.answer().complete(found.get(each.item())));
       });
   }
 }

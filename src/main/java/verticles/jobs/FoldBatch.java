@@ -1,16 +1,14 @@
 package verticles.jobs;
 
 import io.vertx.core.Future;
-import io.vertx.core.Promise;
 import io.vertx.core.json.JsonObject;
 import io.vertx.pgclient.PgException;
 import io.vertx.sqlclient.Pool;
 import io.vertx.sqlclient.Row;
 import io.vertx.sqlclient.RowSet;
 import io.vertx.sqlclient.Tuple;
-import verticles.common.RequestContext;
+import verticles.common.GroupCommit;
 
-import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.function.Consumer;
@@ -30,13 +28,9 @@ final class FoldBatch {
                  int attempts) {
   }
 
-  private record Waiting(Outcome outcome, Promise<Void> folded) {
-  }
-
   private final Pool pool;
   private final Consumer<JsonObject> progressed;
-  private final List<Waiting> waiting = new ArrayList<>();
-  private boolean writing;
+  private final GroupCommit<Outcome, Void> outcomes = new GroupCommit<>(MOST, size -> { }, this::write);
 
   FoldBatch(Pool pool, Consumer<JsonObject> progressed) {
     this.pool = pool;
@@ -44,37 +38,21 @@ final class FoldBatch {
   }
 
   Future<Void> add(Outcome outcome) {
-    Promise<Void> folded = Promise.promise();
-    waiting.add(new Waiting(outcome, folded));
-    if (!writing) {
-      write();
-    }
-    return RequestContext.here(folded.future());
+    return outcomes.add(outcome);
   }
 
-  private void write() {
-    if (waiting.isEmpty()) {
-      writing = false;
-      return;
-    }
-    writing = true;
-    List<Waiting> batch = new ArrayList<>(waiting.subList(0, Math.min(MOST, waiting.size())));
-    waiting.subList(0, batch.size()).clear();
-    batch.sort(Comparator.comparingLong(each -> each.outcome().imageId()));  // rows locked in one order
-    fold(batch, 1).onComplete(done -> {
-      if (done.succeeded()) {
-        done.result().forEach(row -> progressed.accept(JobJson.job(row)));
-        batch.forEach(each -> each.folded().complete());
-      } else {
-        // Not acknowledged: the notify delivery sends these outcomes again.
-        batch.forEach(each -> each.folded().fail(done.cause()));
-      }
-      write();
+  /** A batch that fails is not acknowledged: the notify delivery sends its outcomes again. */
+  private Future<?> write(List<GroupCommit.Pending<Outcome, Void>> batch) {
+    List<Outcome> sorted = batch.stream().map(GroupCommit.Pending::item)
+      .sorted(Comparator.comparingLong(Outcome::imageId)).toList();  // rows locked in one order
+    return fold(sorted, 1).onSuccess(rows -> {
+      rows.forEach(row -> progressed.accept(JobJson.job(row)));
+      batch.forEach(each -> each.answer().complete());
     });
   }
 
   /** Two folds on other nodes may lock the same jobs in another order: a deadlock is tried again, twice. */
-  private Future<RowSet<Row>> fold(List<Waiting> batch, int attempt) {
+  private Future<RowSet<Row>> fold(List<Outcome> batch, int attempt) {
     int n = batch.size();
     Long[] images = new Long[n];
     String[] statuses = new String[n];
@@ -85,7 +63,7 @@ final class FoldBatch {
     String[] errors = new String[n];
     Integer[] attempts = new Integer[n];
     for (int i = 0; i < n; i++) {
-      Outcome outcome = batch.get(i).outcome();
+      Outcome outcome = batch.get(i);
       images[i] = outcome.imageId();
       statuses[i] = outcome.status();
       widths[i] = outcome.width();

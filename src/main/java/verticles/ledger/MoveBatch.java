@@ -10,10 +10,9 @@ import io.vertx.sqlclient.Pool;
 import io.vertx.sqlclient.Row;
 import io.vertx.sqlclient.RowSet;
 import io.vertx.sqlclient.Tuple;
-import verticles.common.RequestContext;
+import verticles.common.GroupCommit;
 import verticles.common.Failure;
 
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 
@@ -32,62 +31,43 @@ final class MoveBatch {
   record Outcome(JsonObject transaction, boolean replayed) {
   }
 
-  /** One move waiting for its batch, with who asked (actor, request id) and its idempotency key's scope, key and hash. */
-  private record Queued(Move move, Long actor, String requestId, long scope, String key, String hash, Promise<Outcome> done) {
+  /** One move, with who asked (actor, request id) and its idempotency key's scope, key and hash. */
+  private record Queued(Move move, Long actor, String requestId, long scope, String key, String hash) {
   }
 
   private final Pool pool;
-  private final DistributionSummary sizes;
-  private final List<Queued> waiting = new ArrayList<>();
-  private boolean writing;
+  private final GroupCommit<Queued, Outcome> moves;
 
   MoveBatch(Pool pool, MeterRegistry registry) {
     this.pool = pool;
-    this.sizes = DistributionSummary.builder("pulse.ledger.batch.size").description("money moves per transaction")
+    DistributionSummary sizes = DistributionSummary.builder("pulse.ledger.batch.size").description("money moves per transaction")
       .publishPercentiles(0.5, 0.9, 0.99).register(registry);
+    this.moves = new GroupCommit<>(MOST, sizes::record, this::write);
   }
 
   Future<Outcome> add(Move move, Long actor, String requestId, long scope, String key, String hash) {
-    Promise<Outcome> done = Promise.promise();
-    waiting.add(new Queued(move, actor, requestId, scope, key, hash, done));
-    if (!writing) {
-      write();
-    }
-    return RequestContext.here(done.future());
+    return moves.add(new Queued(move, actor, requestId, scope, key, hash));
   }
 
-  private void write() {
-    if (waiting.isEmpty()) {
-      writing = false;
-      return;
-    }
-    writing = true;
-    List<Queued> batch = new ArrayList<>(waiting.subList(0, Math.min(MOST, waiting.size())));
-    waiting.subList(0, batch.size()).clear();
-    sizes.record(batch.size());
-    apply(batch, 1).onComplete(done -> {
-      if (done.succeeded()) {
-        for (Row row : done.result()) {
-          Queued queued = batch.get(row.getInteger("move") - 1);
-          settle(queued, row.getString("verdict"), row.getString("answer"));
-        }
-      } else {
-        batch.forEach(queued -> queued.done().fail(done.cause()));  // nothing of the batch was applied
+  /** Nothing of a batch that fails was applied. */
+  private Future<?> write(List<GroupCommit.Pending<Queued, Outcome>> batch) {
+    return apply(batch.stream().map(GroupCommit.Pending::item).toList(), 1).onSuccess(rows -> {
+      for (Row row : rows) {
+        GroupCommit.Pending<Queued, Outcome> pending = batch.get(row.getInteger("move") - 1);
+        settle(pending.item().move(), pending.answer(), row.getString("verdict"), row.getString("answer"));
       }
-      write();
     });
   }
 
-  private static void settle(Queued queued, String verdict, String answer) {
-    Move move = queued.move();
+  private static void settle(Move move, Promise<Outcome> done, String verdict, String answer) {
     switch (verdict) {
-      case "ok" -> queued.done().complete(new Outcome(new JsonObject(answer), false));
-      case "replayed" -> queued.done().complete(new Outcome(new JsonObject(answer), true));
-      case "insufficient" -> queued.done().fail(Failure.INSUFFICIENT_FUNDS.exception("insufficient funds: the balance in "
+      case "ok" -> done.complete(new Outcome(new JsonObject(answer), false));
+      case "replayed" -> done.complete(new Outcome(new JsonObject(answer), true));
+      case "insufficient" -> done.fail(Failure.INSUFFICIENT_FUNDS.exception("insufficient funds: the balance in "
         + move.currency() + " is below " + move.amount()));
-      case "key_reused" -> queued.done().fail(Failure.IDEMPOTENCY_KEY_REUSED.exception("this Idempotency-Key was used with a different request"));
-      case "already_reversed" -> queued.done().fail(Failure.WRONG_STATE.exception("this transaction was already reversed"));
-      default -> queued.done().fail(new IllegalStateException("ledger_apply answered " + verdict));
+      case "key_reused" -> done.fail(Failure.IDEMPOTENCY_KEY_REUSED.exception("this Idempotency-Key was used with a different request"));
+      case "already_reversed" -> done.fail(Failure.WRONG_STATE.exception("this transaction was already reversed"));
+      default -> done.fail(new IllegalStateException("ledger_apply answered " + verdict));
     }
   }
 

@@ -1,7 +1,6 @@
 package verticles.tasks;
 
 import io.vertx.core.Future;
-import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
@@ -9,7 +8,7 @@ import io.vertx.sqlclient.Pool;
 import io.vertx.sqlclient.Row;
 import io.vertx.sqlclient.Tuple;
 import verticles.common.Addresses;
-import verticles.common.RequestContext;
+import verticles.common.GroupCommit;
 import verticles.common.Tracing;
 
 import java.time.OffsetDateTime;
@@ -40,8 +39,7 @@ final class Submissions {
   private final Set<String> toWake = new LinkedHashSet<>();
   private boolean wakeWindowOpen;
   private static final int MOST_PER_GROUP = 500;
-  private final List<Waiting> groups = new ArrayList<>();
-  private boolean writingGroup;
+  private final GroupCommit<Item, Made> singles;
 
   Submissions(Vertx vertx, Pool pool, Backlog backlog, TaskEvents events, TaskMeters meters) {
     this.vertx = vertx;
@@ -49,6 +47,7 @@ final class Submissions {
     this.backlog = backlog;
     this.events = events;
     this.meters = meters;
+    this.singles = new GroupCommit<>(MOST_PER_GROUP, meters::group, this::writeGroup);
   }
 
   /** The new task, or null when its idempotency key or cron occurrence already has one. */
@@ -90,42 +89,20 @@ final class Submissions {
   record Made(JsonObject task, boolean replayed) {
   }
 
-  /** A single submit waiting for its group commit. */
-  private record Waiting(Item item, Promise<Made> made) {
-  }
-
   /**
    * A single submit, with the others that arrive while a group is being written: one INSERT,
    * one commit and one push per queue for all of them (group commit). A lone submit is written
    * at once; a group holds at most {@value #MOST_PER_GROUP}.
    */
   Future<Made> submit(long owner, TaskSpec spec) {
-    Promise<Made> made = Promise.promise();
-    groups.add(new Waiting(new Item(owner, spec, Tracing.current()), made));
-    if (!writingGroup) {
-      writeGroup();
-    }
-    return RequestContext.here(made.future());
+    return singles.add(new Item(owner, spec, Tracing.current()));
   }
 
-  private void writeGroup() {
-    if (groups.isEmpty()) {
-      writingGroup = false;
-      return;
-    }
-    writingGroup = true;
-    List<Waiting> group = new ArrayList<>(groups.subList(0, Math.min(MOST_PER_GROUP, groups.size())));
-    groups.subList(0, group.size()).clear();
-    meters.group(group.size());
-    insertMany(group.stream().map(Waiting::item).toList()).onComplete(done -> {
+  private Future<?> writeGroup(List<GroupCommit.Pending<Item, Made>> group) {
+    return insertMany(group.stream().map(GroupCommit.Pending::item).toList()).onSuccess(made -> {
       for (int i = 0; i < group.size(); i++) {
-        if (done.succeeded()) {
-          group.get(i).made().complete(done.result().get(i));
-        } else {
-          group.get(i).made().fail(done.cause());
-        }
+        group.get(i).answer().complete(made.get(i));
       }
-      writeGroup();
     });
   }
 
