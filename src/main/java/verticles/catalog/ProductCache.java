@@ -3,15 +3,19 @@ package verticles.catalog;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.vertx.core.Future;
+import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonObject;
 import io.vertx.redis.client.RedisAPI;
 import verticles.common.RequestContext;
 import verticles.common.Dependency;
+import verticles.common.GroupCommit;
 import verticles.common.LuaScript;
 
 import java.util.ArrayDeque;
+import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Queue;
@@ -22,8 +26,8 @@ import java.util.function.Function;
  * holding its version and its JSON. A committed change first marks the key with the product's
  * new version and no JSON (the next read loads it again); a loader may store only a version at
  * least as new as the one marked, so a slow loader that read before a change can never put the
- * older product back. One load per key at a time in this verticle (concurrent misses wait for
- * it). When Redis is down, reads go to PostgreSQL and stay correct; marks that could not be
+ * older product back. Reads that arrive while one is on its way share the next one, and one
+ * load per key at a time in this verticle (concurrent misses wait for it). When Redis is down, reads go to PostgreSQL and stay correct; marks that could not be
  * written are retried until they are.
  */
 final class ProductCache {
@@ -53,6 +57,7 @@ final class ProductCache {
   private final RedisAPI redis;
   private final Dependency dependency;
   private final Function<Long, Future<JsonObject>> loader;
+  private final GroupCommit<Long, JsonObject> reads = new GroupCommit<>(500, size -> { }, this::read);
   private final Map<Long, Future<JsonObject>> loading = new HashMap<>();
   /** Marks Redis did not take: product id → version, written again until they are. */
   private final Map<Long, Integer> unmarked = new HashMap<>();
@@ -84,13 +89,13 @@ final class ProductCache {
       bypassed.increment();
       return loader.apply(id);
     }
-    return redis.hget(key(id), "json")
+    return reads.add(id)
       .transform(cached -> {
         if (cached.succeeded()) {
           dependency.answered();
           if (cached.result() != null) {
             hits.increment();
-            return Future.succeededFuture(new JsonObject(cached.result().toString()));
+            return Future.succeededFuture(cached.result());
           }
           misses.increment();
           return loadOnce(id, true);
@@ -99,6 +104,22 @@ final class ProductCache {
         bypassed.increment();
         return loader.apply(id);
       });
+  }
+
+  /**
+   * The reads that arrived while one was on its way to Redis go together: one HGET per product
+   * (pipelined), its JSON parsed once for all who asked. Every read is still sent after its
+   * request arrived, so it sees every change committed before.
+   */
+  private Future<?> read(List<GroupCommit.Pending<Long, JsonObject>> batch) {
+    Map<Long, List<Promise<JsonObject>>> byId = new LinkedHashMap<>();
+    batch.forEach(each -> byId.computeIfAbsent(each.item(), id -> new ArrayList<>()).add(each.answer()));
+    List<Future<?>> sent = new ArrayList<>();
+    byId.forEach((id, askers) -> sent.add(redis.hget(key(id), "json").onSuccess(json -> {
+      JsonObject product = json == null ? null : new JsonObject(json.toString());
+      askers.forEach(asker -> asker.complete(product));
+    })));
+    return Future.join(sent);
   }
 
   /** Concurrent misses of one key share one load; the loaded product is stored unless a newer one is known. */

@@ -15,8 +15,14 @@ import verticles.support.Api;
 import verticles.support.PulseNode;
 import verticles.support.ServerFiles;
 
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
@@ -104,6 +110,35 @@ class RateLimitTest {
     Api.Reply limited = new Api(port).get("/api/v1/me", token);
     assertEquals(429, limited.status);
     assertNotNull(limited.header("Retry-After"));
+  }
+
+  /**
+   * Checks that arrive together share one count in Redis: the limit still lets exactly 8 through,
+   * and each request gets a place of its own (no two allowed requests see the same remainder).
+   */
+  @Test
+  void concurrentRequestsAreCountedOneByOneEvenWhenTheyShareARoundTrip() throws Exception {
+    Api api = new Api(port);
+    assertEquals(201, api.post("/api/v1/auth/register", new JsonObject().put("username", "crowd")
+      .put("email", "crowd@example.com").put("password", "crowd-password"), null).status);
+    String token = login("crowd", "crowd-password").json().getString("access_token");
+    ExecutorService clients = Executors.newFixedThreadPool(30);
+    try {
+      List<Future<Api.Reply>> sent = new ArrayList<>();
+      for (int i = 0; i < 30; i++) {
+        sent.add(clients.submit(() -> new Api(port).get("/api/v1/me", token)));
+      }
+      List<Api.Reply> replies = new ArrayList<>();
+      for (Future<Api.Reply> reply : sent) {
+        replies.add(reply.get(30, TimeUnit.SECONDS));
+      }
+      List<String> allowed = replies.stream().filter(reply -> reply.status == 200)
+        .map(reply -> reply.header("RateLimit-Remaining")).sorted().toList();
+      assertEquals(List.of("0", "1", "2", "3", "4", "5", "6", "7"), allowed, "exactly 8 allowed, each with its own place");
+      assertEquals(22, replies.stream().filter(reply -> reply.status == 429).count(), replies.toString());
+    } finally {
+      clients.shutdownNow();
+    }
   }
 
   @Test
