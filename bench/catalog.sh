@@ -7,14 +7,17 @@
 # Starts a throw-away node (embedded PostgreSQL and Redis, data in a temp dir deleted afterwards)
 # and a minimal Vert.x hello-world server (bench/catalog/HelloServer.java: one instance per core,
 # a product-sized JSON answer). wrk, 64 connections, 2 threads: GET /api/v1/products/{id} (no
-# token, served from the Redis cache) for 20 s after a 5 s warm-up, then the hello-world server
+# token, served from the Redis cache) for 20 s after a 30 s warm-up (the JIT needs it: after 5 s Pulse
+# reads ran at half their settled rate), then the hello-world server
 # the same way; the ratio. Then POST /api/v1/orders (one unit, 64 buyers in turn) for 20 s, and
 # the invariants after it: stock + confirmed units = the stock before, buyers charged = merchant
-# credited, every ledger entry sums to zero. Writes bench/results/catalog.md. About 2 minutes.
-# Installs wrk, curl and psql with apt-get when missing. Knobs: CATALOG_SECONDS, CATALOG_CONNECTIONS.
+# credited, every ledger entry sums to zero. Writes bench/results/catalog.md. About 3 minutes.
+# Installs wrk, curl and psql with apt-get when missing. Knobs: CATALOG_SECONDS, CATALOG_WARMUP_SECONDS,
+# CATALOG_CONNECTIONS.
 set -euo pipefail
 
 RUN_SECONDS=${CATALOG_SECONDS:-20}
+WARMUP_SECONDS=${CATALOG_WARMUP_SECONDS:-30}
 CONNECTIONS=${CATALOG_CONNECTIONS:-64}
 BUYERS=64
 STOCK=100000000
@@ -63,10 +66,10 @@ wrk_rate() { awk '/^Requests\/sec:/ {print $2}' "$1"; }
 wrk_p() { awk -v p="$2" '$1 == p {print $2}' "$1"; }
 WRK=(wrk -c "$CONNECTIONS" -t 2 --timeout 10s --latency)
 say "reads: warm-up, then $RUN_SECONDS s against Pulse"
-run_child "${WRK[@]}" -d 5s "$URL/api/v1/products/$PRODUCT" >/dev/null
+run_child "${WRK[@]}" -d "${WARMUP_SECONDS}s" "$URL/api/v1/products/$PRODUCT" >/dev/null
 run_child "${WRK[@]}" -d "${RUN_SECONDS}s" "$URL/api/v1/products/$PRODUCT" >"$WORK/pulse.txt"
 say "reads: $RUN_SECONDS s against the hello-world server"
-run_child "${WRK[@]}" -d 5s "http://127.0.0.1:$HELLO_PORT/" >/dev/null
+run_child "${WRK[@]}" -d "${WARMUP_SECONDS}s" "http://127.0.0.1:$HELLO_PORT/" >/dev/null
 run_child "${WRK[@]}" -d "${RUN_SECONDS}s" "http://127.0.0.1:$HELLO_PORT/" >"$WORK/hello.txt"
 HITS=$(curl -s "$URL/metrics" | awk '/^pulse_cache_requests_total\{.*result="hit"/ {s += $2} END {printf "%d", s}')
 MISSES=$(curl -s "$URL/metrics" | awk '/^pulse_cache_requests_total\{.*result="miss"/ {s += $2} END {printf "%d", s}')
@@ -98,7 +101,7 @@ MONEY_OK=$([[ $((MERCHANT_AFTER - MERCHANT_BEFORE)) -eq $((CONFIRMED * 7)) && $E
 cat >"$RESULTS" <<MD
 # Catalog: cached product reads vs the framework's ceiling; orders under load
 
-$DATE, \`bench/catalog.sh\`: wrk, $CONNECTIONS connections, 2 threads, $RUN_SECONDS s each after a 5 s warm-up, one after the
+$DATE, \`bench/catalog.sh\`: wrk, $CONNECTIONS connections, 2 threads, $RUN_SECONDS s each after a $WARMUP_SECONDS s warm-up, one after the
 other on the same machine. $CORES cores ($CPU_MODEL), $JAVA_VERSION, load average before: $LOAD.
 
 | side | requests/s | p50 | p90 | p99 |
