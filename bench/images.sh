@@ -7,16 +7,18 @@
 # Starts an image server (bench/images/ImagesBench.java: real noise JPEGs of 120-750 KB, served
 # by Vert.x on 127.0.0.1) and a throw-away node (embedded PostgreSQL and Redis, data in a temp
 # dir deleted afterwards, simulated processing off, TASK_NODE_CONCURRENCY=64). Then: wrk with 64
-# connections GETs the images in turn for 15 s (the raw fetch rate); a 1,000-image job warms the
-# node up; then one job of 10,000 images is submitted in one POST /api/submit/
-# and timed from the first submit to the last job's end (images/s), sampling the node's RSS.
-# Prints both, the ratio, and writes bench/results/images.md. About 2 minutes. Installs wrk and
+# connections GETs the images in turn for 15 s (the raw fetch rate); a 5,000-image job warms the
+# node up (after 1,000 the JIT was still compiling through the measured run); then one job of
+# 10,000 images is submitted in one POST /api/submit/ and timed from the first submit to the last
+# job's end (images/s), sampling the node's RSS. Prints both, the ratio, and writes
+# bench/results/images.md. About 4 minutes. Installs wrk and
 # curl with apt-get when missing. Knobs (the results are then not comparable): IMAGES_JOBS,
-# IMAGES_PER_JOB, IMAGES_CONCURRENCY, IMAGES_RAW_SECONDS.
+# IMAGES_PER_JOB, IMAGES_WARMUP, IMAGES_CONCURRENCY, IMAGES_RAW_SECONDS.
 set -euo pipefail
 
 JOBS=${IMAGES_JOBS:-1}
 PER_JOB=${IMAGES_PER_JOB:-10000}
+WARMUP=${IMAGES_WARMUP:-5000}
 CONCURRENCY=${IMAGES_CONCURRENCY:-64}
 RAW_SECONDS=${IMAGES_RAW_SECONDS:-15}
 TARGET_RATIO=0.5
@@ -66,8 +68,8 @@ say "raw: $RAW fetches/s ($RAW_MB/s)"
 
 # ---------------------------------------------------------------- Pulse
 BENCH=("$JAVA" -cp "$JAR" "$ROOT/bench/images/ImagesBench.java" run "$URL" "$IMAGES")
-say "Pulse: warm-up, one job of 1,000 images (not counted)"
-run_child "${BENCH[@]}" 1 1000 "$NODE_PID" >"$WORK/warmup.json"
+say "Pulse: warm-up, one job of $WARMUP images (not counted)"
+run_child "${BENCH[@]}" 1 "$WARMUP" "$NODE_PID" >"$WORK/warmup.json"
 say "Pulse: $JOBS jobs of $PER_JOB images at once"
 run_child "${BENCH[@]}" "$JOBS" "$PER_JOB" "$NODE_PID" >"$WORK/pulse.json"
 PULSE=$(sed -n 's/.*"images_per_s":\([0-9]*\).*/\1/p' "$WORK/pulse.json")
