@@ -57,7 +57,7 @@ final class ProductCache {
   private final RedisAPI redis;
   private final Dependency dependency;
   private final Function<Long, Future<JsonObject>> loader;
-  private final GroupCommit<Long, JsonObject> reads = new GroupCommit<>(500, size -> { }, this::read);
+  private final GroupCommit<Long, JsonObject> reads;
   private final Map<Long, Future<JsonObject>> loading = new HashMap<>();
   /** Marks Redis did not take: product id → version, written again until they are. */
   private final Map<Long, Integer> unmarked = new HashMap<>();
@@ -70,6 +70,8 @@ final class ProductCache {
     this.redis = redis;
     this.dependency = dependency;
     this.loader = loader;
+    this.reads = new GroupCommit<>(500, GroupCommit.sizes(registry, "pulse.cache.read.batch.size", "product reads sent to Redis together"),
+      this::read);
     this.hits = Counter.builder("pulse.cache.requests").tag("cache", "products").tag("result", "hit").register(registry);
     this.misses = Counter.builder("pulse.cache.requests").tag("cache", "products").tag("result", "miss").register(registry);
     this.bypassed = Counter.builder("pulse.cache.requests").tag("cache", "products").tag("result", "bypass")

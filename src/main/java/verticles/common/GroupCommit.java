@@ -1,5 +1,7 @@
 package verticles.common;
 
+import io.micrometer.core.instrument.DistributionSummary;
+import io.micrometer.core.instrument.MeterRegistry;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 
@@ -39,6 +41,16 @@ public final class GroupCommit<I, O> {
     this.most = most;
     this.sizes = sizes;
     this.writer = writer;
+  }
+
+  /** A batch-size histogram (p50, p90, p99) to pass as {@code sizes}; nothing is recorded without a registry. */
+  public static IntConsumer sizes(MeterRegistry registry, String name, String description) {
+    if (registry == null) {
+      return size -> { };
+    }
+    DistributionSummary summary = DistributionSummary.builder(name).description(description)
+      .publishPercentiles(0.5, 0.9, 0.99).register(registry);
+    return summary::record;
   }
 
   public Future<O> add(I item) {

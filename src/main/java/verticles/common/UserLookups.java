@@ -1,5 +1,6 @@
 package verticles.common;
 
+import io.micrometer.core.instrument.MeterRegistry;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.eventbus.DeliveryOptions;
@@ -30,11 +31,13 @@ public final class UserLookups {
 
   private final Vertx vertx;
   private final long timeoutMs;
-  private final GroupCommit<Long, User> lookups = new GroupCommit<>(MOST, size -> { }, this::ask);
+  private final GroupCommit<Long, User> lookups;
 
-  public UserLookups(Vertx vertx, long timeoutMs) {
+  public UserLookups(Vertx vertx, long timeoutMs, MeterRegistry registry) {
     this.vertx = vertx;
     this.timeoutMs = timeoutMs;
+    this.lookups = new GroupCommit<>(MOST, GroupCommit.sizes(registry, "pulse.identity.lookup.batch.size",
+      "users asked of identity in one message"), this::ask);
   }
 
   /** The user, or null when there is no such user. */

@@ -2,6 +2,7 @@ package verticles.http;
 
 import io.vertx.core.Future;
 import io.vertx.core.Handler;
+import io.micrometer.core.instrument.MeterRegistry;
 import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonObject;
 import io.vertx.ext.auth.authentication.TokenCredentials;
@@ -27,9 +28,9 @@ final class Authentication implements Handler<RoutingContext> {
   private final JWTAuth jwt;
   private final UserLookups users;
 
-  Authentication(Vertx vertx, JWTAuth jwt, long timeoutMs) {
+  Authentication(Vertx vertx, JWTAuth jwt, long timeoutMs, MeterRegistry registry) {
     this.jwt = jwt;
-    this.users = new UserLookups(vertx, timeoutMs);
+    this.users = new UserLookups(vertx, timeoutMs, registry);
   }
 
   @Override

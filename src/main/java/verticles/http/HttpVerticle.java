@@ -1,5 +1,6 @@
 package verticles.http;
 
+import io.micrometer.core.instrument.MeterRegistry;
 import io.vertx.core.Future;
 import io.vertx.core.Handler;
 import io.vertx.core.VerticleBase;
@@ -86,14 +87,14 @@ public class HttpVerticle extends VerticleBase {
     router.get("/openapi.yaml").handler(rc -> rc.response().putHeader("Content-Type", "application/yaml").end(spec.yaml()));
     router.get("/docs").handler(rc -> rc.response().putHeader("Content-Type", "text/html; charset=utf-8").end(docs));
 
-    Authentication authentication = new Authentication(vertx, Jwt.auth(vertx, config), config.getInteger(Config.BUS_TIMEOUT_MS));
+    MeterRegistry registry = BackendRegistries.getNow(config.getString(Config.NODE_NAME));
+    Authentication authentication = new Authentication(vertx, Jwt.auth(vertx, config), config.getInteger(Config.BUS_TIMEOUT_MS), registry);
     RedisAPI redis = RedisStore.client(vertx, config);
-    RateLimiter limiter = new RateLimiter(redis, Dependency.redis(vertx, config, redis),
-      BackendRegistries.getNow(config.getString(Config.NODE_NAME)));
+    RateLimiter limiter = new RateLimiter(redis, Dependency.redis(vertx, config, redis), registry);
     new ApiRoutes(vertx, router, spec, authentication, limiter, config.getInteger(Config.RATE_LIMIT_AUTH_PER_MINUTE),
       config.getInteger(Config.RATE_LIMIT_USER_PER_MINUTE), config.getInteger(Config.RATE_LIMIT_PUBLIC_PER_MINUTE),
       config.getInteger(Config.BUS_TIMEOUT_MS)).mount();
-    new EventBusBridge(vertx, config, redis, Dependency.redis(vertx, config, redis), BackendRegistries.getNow(config.getString(Config.NODE_NAME)))
+    new EventBusBridge(vertx, config, redis, Dependency.redis(vertx, config, redis), registry)
       .mount(router, spec, authentication, limiter.perUser("api", config.getInteger(Config.RATE_LIMIT_USER_PER_MINUTE)));
     Dashboard.mount(router);
     Handler<RoutingContext> retailLimit = limiter.perClientIp("retail", config.getInteger(Config.RATE_LIMIT_RETAIL_PER_MINUTE));

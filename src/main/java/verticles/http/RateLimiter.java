@@ -1,7 +1,6 @@
 package verticles.http;
 
 import io.micrometer.core.instrument.Counter;
-import io.micrometer.core.instrument.DistributionSummary;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.vertx.core.Future;
 import io.vertx.core.Handler;
@@ -60,9 +59,8 @@ final class RateLimiter {
     this.dependency = dependency;
     this.unavailable = Counter.builder("pulse.ratelimit.unavailable")
       .description("rate limit checks that Redis could not answer").register(registry);
-    DistributionSummary sizes = DistributionSummary.builder("pulse.ratelimit.batch.size")
-      .description("rate limit checks counted in one Redis call").publishPercentiles(0.5, 0.99).register(registry);
-    this.counts = new GroupCommit<>(MOST, sizes::record, this::count);
+    this.counts = new GroupCommit<>(MOST, GroupCommit.sizes(registry, "pulse.ratelimit.batch.size",
+      "rate limit checks counted in one Redis call"), this::count);
   }
 
   /** Per client IP: for the auth endpoints. */

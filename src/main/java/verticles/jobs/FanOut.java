@@ -5,6 +5,7 @@ import io.vertx.core.Vertx;
 import io.vertx.core.eventbus.DeliveryOptions;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
+import io.vertx.micrometer.backends.BackendRegistries;
 import io.vertx.sqlclient.Pool;
 import io.vertx.sqlclient.Row;
 import io.vertx.sqlclient.Tuple;
@@ -47,7 +48,7 @@ final class FanOut {
     this.pool = pool;
     this.busTimeoutMs = config.getInteger(Config.BUS_TIMEOUT_MS);
     this.postgres = Dependency.postgres(vertx, config, pool);
-    this.folds = new FoldBatch(pool, this::progressed);
+    this.folds = new FoldBatch(pool, BackendRegistries.getNow(config.getString(Config.NODE_NAME)), this::progressed);
   }
 
   /** Fans a job out: unknown stores fail their images, the rest get their tasks; then the job is marked dispatched. */

@@ -1,5 +1,6 @@
 package verticles.jobs;
 
+import io.micrometer.core.instrument.MeterRegistry;
 import io.vertx.core.Future;
 import io.vertx.core.json.JsonObject;
 import io.vertx.pgclient.PgException;
@@ -30,11 +31,13 @@ final class FoldBatch {
 
   private final Pool pool;
   private final Consumer<JsonObject> progressed;
-  private final GroupCommit<Outcome, Void> outcomes = new GroupCommit<>(MOST, size -> { }, this::write);
+  private final GroupCommit<Outcome, Void> outcomes;
 
-  FoldBatch(Pool pool, Consumer<JsonObject> progressed) {
+  FoldBatch(Pool pool, MeterRegistry registry, Consumer<JsonObject> progressed) {
     this.pool = pool;
     this.progressed = progressed;
+    this.outcomes = new GroupCommit<>(MOST, GroupCommit.sizes(registry, "pulse.jobs.fold.batch.size", "image outcomes folded in one statement"),
+      this::write);
   }
 
   Future<Void> add(Outcome outcome) {

@@ -64,7 +64,7 @@ public class LedgerVerticle extends VerticleBase {
     defaultCurrency = config().getString(Config.DEFAULT_CURRENCY);
     metrics = BackendRegistries.getNow(config().getString(Config.NODE_NAME));
     batch = new MoveBatch(pool, metrics);
-    users = new UserLookups(vertx, config().getInteger(Config.BUS_TIMEOUT_MS));
+    users = new UserLookups(vertx, config().getInteger(Config.BUS_TIMEOUT_MS), metrics);
     ServiceReplies.serve(vertx, Addresses.Ledger.CREDIT, body -> write(Kind.CREDIT, body));
     ServiceReplies.serve(vertx, Addresses.Ledger.DEBIT, body -> write(Kind.DEBIT, body));
     ServiceReplies.serve(vertx, Addresses.Ledger.TRANSFER, body -> write(Kind.TRANSFER, body));

@@ -1,6 +1,5 @@
 package verticles.ledger;
 
-import io.micrometer.core.instrument.DistributionSummary;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
@@ -40,9 +39,7 @@ final class MoveBatch {
 
   MoveBatch(Pool pool, MeterRegistry registry) {
     this.pool = pool;
-    DistributionSummary sizes = DistributionSummary.builder("pulse.ledger.batch.size").description("money moves per transaction")
-      .publishPercentiles(0.5, 0.9, 0.99).register(registry);
-    this.moves = new GroupCommit<>(MOST, sizes::record, this::write);
+    this.moves = new GroupCommit<>(MOST, GroupCommit.sizes(registry, "pulse.ledger.batch.size", "money moves per transaction"), this::write);
   }
 
   Future<Outcome> add(Move move, Long actor, String requestId, long scope, String key, String hash) {
