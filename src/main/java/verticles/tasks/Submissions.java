@@ -47,7 +47,8 @@ final class Submissions {
     this.backlog = backlog;
     this.events = events;
     this.meters = meters;
-    this.singles = new GroupCommit<>(MOST_PER_GROUP, meters::group, this::writeGroup);
+    this.singles = new GroupCommit<>(MOST_PER_GROUP, GroupCommit.sizes(meters.registry(), "pulse.tasks.submit.group",
+      "single submits written in one INSERT"), this::writeGroup);
   }
 
   /** The new task, or null when its idempotency key or cron occurrence already has one. */

@@ -1,7 +1,6 @@
 package verticles.tasks;
 
 import io.micrometer.core.instrument.Counter;
-import io.micrometer.core.instrument.DistributionSummary;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 
@@ -19,7 +18,6 @@ import java.util.concurrent.ConcurrentHashMap;
 final class TaskMeters {
 
   private final MeterRegistry registry;
-  private final DistributionSummary groupSizes;
   private final Map<String, Counter> submitted = new ConcurrentHashMap<>();
   private final Map<String, Counter> completed = new ConcurrentHashMap<>();
   private final Map<String, Timer> durations = new ConcurrentHashMap<>();
@@ -27,8 +25,6 @@ final class TaskMeters {
 
   TaskMeters(MeterRegistry registry) {
     this.registry = registry;
-    this.groupSizes = DistributionSummary.builder("pulse.tasks.submit.group").description("single submits written in one INSERT")
-      .publishPercentiles(0.5, 0.9, 0.99).register(registry);
   }
 
   MeterRegistry registry() {
@@ -66,10 +62,5 @@ final class TaskMeters {
     Duration wait = Duration.between(OffsetDateTime.parse(queuedAt != null ? queuedAt : task.getString("created_at")),
       OffsetDateTime.parse(task.getString("started_at")));
     wait(task.getString("queue")).record(wait.isNegative() ? Duration.ZERO : wait);
-  }
-
-  /** Single submits written together (one INSERT, one commit). */
-  void group(int size) {
-    groupSizes.record(size);
   }
 }
