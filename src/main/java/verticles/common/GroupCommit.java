@@ -78,8 +78,11 @@ public final class GroupCommit<I, O> {
       written = Future.failedFuture(e);
     }
     written.onComplete(done -> {
-      Throwable cause = done.failed() ? done.cause() : new IllegalStateException("the batch left this item unanswered");
-      batch.forEach(each -> each.answer().tryFail(cause));
+      for (Pending<I, O> each : batch) {
+        if (!each.answer().future().isComplete()) {
+          each.answer().fail(done.failed() ? done.cause() : new IllegalStateException("the batch left this item unanswered"));
+        }
+      }
       writeNext();
     });
   }
