@@ -78,6 +78,13 @@ class RateLimitTest {
     return new Api(port).post("/api/v1/auth/login", new JsonObject().put("username", username).put("password", password), null);
   }
 
+  /** Registers {@code username} (password "{@code username}-password") and logs in: the access token. */
+  private static String registeredToken(String username) {
+    assertEquals(201, new Api(port).post("/api/v1/auth/register", new JsonObject().put("username", username)
+      .put("email", username + "@example.com").put("password", username + "-password"), null).status);
+    return login(username, username + "-password").json().getString("access_token");
+  }
+
   @Test
   void theSixthLoginInAMinuteIsRefusedWhicheverInstanceServesIt() {
     ACCESS_THREADS.clear();
@@ -118,10 +125,7 @@ class RateLimitTest {
    */
   @Test
   void concurrentRequestsAreCountedOneByOneEvenWhenTheyShareARoundTrip() throws Exception {
-    Api api = new Api(port);
-    assertEquals(201, api.post("/api/v1/auth/register", new JsonObject().put("username", "crowd")
-      .put("email", "crowd@example.com").put("password", "crowd-password"), null).status);
-    String token = login("crowd", "crowd-password").json().getString("access_token");
+    String token = registeredToken("crowd");
     ExecutorService clients = Executors.newFixedThreadPool(30);
     try {
       List<Future<Api.Reply>> sent = new ArrayList<>();
@@ -144,9 +148,7 @@ class RateLimitTest {
   @Test
   void withRedisDownLoginsAreRefusedButAuthenticatedRequestsGoThrough() throws Exception {
     Api api = new Api(port);
-    assertEquals(201, api.post("/api/v1/auth/register", new JsonObject().put("username", "steady")
-      .put("email", "steady@example.com").put("password", "steady-password"), null).status);
-    String token = login("steady", "steady-password").json().getString("access_token");
+    String token = registeredToken("steady");
 
     redis.stopRedis();
     try {
