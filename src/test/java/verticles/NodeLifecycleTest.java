@@ -117,7 +117,7 @@ class NodeLifecycleTest {
         assertEquals(1, rows.getInt(1), "the committed row survived");
       }
       assertEquals("$4\r\nkept", ServerFiles.redisCommand(redisPort, "GET", "marker"), "the Redis key survived");
-      assertEquals(0, second.terminate(Duration.ofSeconds(10)));
+      assertEquals(0, second.terminate(Duration.ofSeconds(10)), second.output());
     }
   }
 

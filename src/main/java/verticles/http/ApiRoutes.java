@@ -190,6 +190,9 @@ final class ApiRoutes {
       }
       Bus.<JsonObject>request(vertx, address, message, options)
         .onSuccess(reply -> {
+          if (Problem.answered(rc)) {
+            return;
+          }
           if (reply.body() == null) {
             rc.response().setStatusCode(204).end();
           } else if (!endpoint.versioned() || !Versions.notModified(rc, reply.body())) {

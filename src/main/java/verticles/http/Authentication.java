@@ -52,6 +52,9 @@ final class Authentication implements Handler<RoutingContext> {
           : Future.succeededFuture(new Caller(userId, now.role())));
       })
       .onSuccess(caller -> {
+        if (Problem.answered(rc)) {
+          return;
+        }
         RequestContext.bindCaller(caller);
         rc.next();
       })

@@ -22,7 +22,7 @@ final class EdgeTimeouts {
   static Handler<RoutingContext> requestDeadline(Vertx vertx, long timeoutMs) {
     return rc -> {
       long timer = vertx.setTimer(timeoutMs, ignored -> {
-        if (rc.response().ended() || rc.response().closed()) {
+        if (Problem.answered(rc)) {
           return;
         }
         boolean bodyStillComing = !rc.request().isEnded();

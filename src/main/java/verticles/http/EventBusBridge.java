@@ -189,6 +189,9 @@ final class EventBusBridge {
       .timeout(timeoutMs, TimeUnit.MILLISECONDS)
       .onSuccess(ignored -> {
         redisState.answered();
+        if (Problem.answered(rc)) {
+          return;
+        }
         List<String> addresses = new ArrayList<>(List.of(Addresses.Events.user(caller.userId())));
         if (caller.isAdmin()) {
           addresses.add(Addresses.Events.ADMIN);

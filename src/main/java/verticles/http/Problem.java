@@ -43,11 +43,19 @@ final class Problem {
     write(rc, body(rc, status, null, null, detail));
   }
 
+  /**
+   * Whether the request has been answered already (its deadline passed, see EdgeTimeouts) or its
+   * client has gone: a step that resumes after waiting checks this before it goes on or writes.
+   */
+  static boolean answered(RoutingContext rc) {
+    return rc.response().ended() || rc.response().closed();
+  }
+
   private static void write(RoutingContext rc, JsonObject body) {
-    HttpServerResponse response = rc.response();
-    if (response.ended() || response.closed()) {
+    if (answered(rc)) {
       return;
     }
+    HttpServerResponse response = rc.response();
     int status = body.getInteger("status");
     if (status == 401) {
       response.putHeader("WWW-Authenticate", "Bearer realm=\"pulse\"");

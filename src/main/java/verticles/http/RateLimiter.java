@@ -79,6 +79,9 @@ final class RateLimiter {
   private void check(RoutingContext rc, String subject, int limit, boolean failClosed) {
     counts.add("ratelimit:" + subject)
       .onSuccess(counted -> {
+        if (Problem.answered(rc)) {
+          return;
+        }
         long resetSeconds = Math.max(1, (counted.ttlMs() + 999) / 1000);
         rc.response()
           .putHeader("RateLimit-Limit", String.valueOf(limit))
@@ -123,7 +126,7 @@ final class RateLimiter {
     unavailable.increment();
     if (failClosed) {
       Problem.send(rc, 503, "try again shortly");
-    } else {
+    } else if (!Problem.answered(rc)) {
       rc.next();
     }
   }

@@ -88,6 +88,9 @@ final class RetailContract {
   }
 
   private static void answer(RoutingContext rc, int status, JsonObject body) {
+    if (Problem.answered(rc)) {
+      return;
+    }
     if (status == 503) {
       rc.response().putHeader("Retry-After", Problem.RETRY_AFTER_SECONDS);
     }

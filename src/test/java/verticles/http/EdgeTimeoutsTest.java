@@ -1,11 +1,18 @@
 package verticles.http;
 
+import ch.qos.logback.classic.Level;
+import ch.qos.logback.classic.LoggerContext;
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import ch.qos.logback.core.read.ListAppender;
 import io.vertx.core.json.JsonObject;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import verticles.Node;
 import verticles.common.Config;
+import verticles.support.Api;
 import verticles.support.TestServers;
 
 import java.io.ByteArrayOutputStream;
@@ -16,10 +23,16 @@ import java.net.InetAddress;
 import java.net.Socket;
 import java.net.SocketTimeoutException;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
+import java.util.stream.Collectors;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -29,18 +42,34 @@ class EdgeTimeoutsTest {
 
   private static final int READ_TIMEOUT_MS = 1500;
   private static Node node;
+  /** Every ERROR the node logs while this class runs. */
+  private static final ListAppender<ILoggingEvent> ERRORS = new ListAppender<>() {
+    @Override
+    protected void append(ILoggingEvent event) {
+      if (event.getLevel() == Level.ERROR) {
+        super.append(event);
+      }
+    }
+  };
   private static int port;
 
   @BeforeAll
   static void start() throws Exception {
     Config config = TestServers.config(Map.of("DATABASE_URL", TestServers.freshDatabase(),
-      "HTTP_READ_TIMEOUT_MS", String.valueOf(READ_TIMEOUT_MS), "HTTP_REQUEST_TIMEOUT_MS", "700"));
+      "HTTP_READ_TIMEOUT_MS", String.valueOf(READ_TIMEOUT_MS), "HTTP_REQUEST_TIMEOUT_MS", "700",
+      // One hashing thread: concurrent logins queue up behind each other, past the request deadline.
+      "PASSWORD_HASH_THREADS", "1"));
+    LoggerContext logback = (LoggerContext) LoggerFactory.getILoggerFactory();
+    ERRORS.setContext(logback);
+    ERRORS.start();
+    logback.getLogger(Logger.ROOT_LOGGER_NAME).addAppender(ERRORS);
     node = Node.start(config).toCompletionStage().toCompletableFuture().get(60, TimeUnit.SECONDS);
     port = config.integer(Config.HTTP_PORT);
   }
 
   @AfterAll
   static void stop() throws Exception {
+    ((LoggerContext) LoggerFactory.getILoggerFactory()).getLogger(Logger.ROOT_LOGGER_NAME).detachAppender(ERRORS);
     node.stop().toCompletionStage().toCompletableFuture().get(20, TimeUnit.SECONDS);
   }
 
@@ -109,6 +138,38 @@ class EdgeTimeoutsTest {
         assertEquals(statuses[i], problem.getInteger("status"));
         assertTrue(problem.getString("request_id") != null && !problem.getString("detail").isBlank(), problem.encode());
       }
+    }
+  }
+
+  /**
+   * Logins queued behind one hashing thread finish after their deadline answered 503: the late
+   * answer from identity is dropped, not written over the 503 (which would throw on the event loop).
+   */
+  @Test
+  void anAnswerThatArrivesAfterTheDeadlineIsDropped() throws Exception {
+    Api api = new Api(port);
+    JsonObject user = new JsonObject().put("username", "late").put("email", "late@example.com").put("password", "late-password-1");
+    assertEquals(201, api.post("/api/v1/auth/register", user, null).status);
+    JsonObject login = new JsonObject().put("username", "late").put("password", "late-password-1");
+    ExecutorService clients = Executors.newFixedThreadPool(16);
+    try {
+      List<Integer> statuses = new CopyOnWriteArrayList<>();
+      TestServers.await("a login answered 503 by its deadline", Duration.ofSeconds(60), () -> {
+        List<CompletableFuture<Integer>> round = new ArrayList<>();
+        for (int i = 0; i < 32; i++) {
+          round.add(CompletableFuture.supplyAsync(() -> api.post("/api/v1/auth/login", login, null).status, clients));
+        }
+        round.forEach(each -> statuses.add(each.join()));
+        return statuses.contains(503);
+      });
+      assertTrue(statuses.stream().allMatch(status -> status == 200 || status == 503), "200 or 503, nothing else: " + statuses);
+      // The hashing thread works in arrival order: once a later login is answered, the late ones have been too.
+      TestServers.await("a login served again", Duration.ofSeconds(30), () -> api.post("/api/v1/auth/login", login, null).status == 200);
+      List<String> errors = ERRORS.list.stream().map(event -> event.getFormattedMessage()
+        + (event.getThrowableProxy() == null ? "" : ": " + event.getThrowableProxy().getMessage())).collect(Collectors.toList());
+      assertEquals(List.of(), errors, "no error on the event loop when a late answer comes in");
+    } finally {
+      clients.shutdownNow();
     }
   }
 
