@@ -11,6 +11,10 @@ import verticles.support.NodeProcess;
 import verticles.support.TestServers;
 
 import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -100,8 +104,12 @@ class PeerCrashTest {
         killedAt = System.nanoTime();
       }
 
-      TestServers.await("every task done", Duration.ofSeconds(TASK_TIMEOUT_MS / 1000 - 5), () -> ids.stream()
-        .allMatch(id -> "succeeded".equals(api.get("/api/v1/tasks/" + id, admin).json().getString("status"))));
+      try {
+        TestServers.await("every task done", Duration.ofSeconds(TASK_TIMEOUT_MS / 1000 - 5), () -> ids.stream()
+          .allMatch(id -> "succeeded".equals(api.get("/api/v1/tasks/" + id, admin).json().getString("status"))));
+      } catch (AssertionError stuck) {
+        throw new AssertionError(stuck.getMessage() + "; the tasks:\n" + tasks() + "\nthe survivor's log:\n" + survivor.output(), stuck);
+      }
       long lastMs = Duration.ofNanos(System.nanoTime() - killedAt).toMillis();
       System.out.println("kill -> last task succeeded: " + lastMs + " ms (lease " + LEASE_MS + " ms, task timeout "
         + TASK_TIMEOUT_MS + " ms, queue concurrency 4)");
@@ -116,5 +124,22 @@ class PeerCrashTest {
         "no task ran more than twice");
       assertEquals(0, survivor.terminate(Duration.ofSeconds(15)), survivor.output());
     }
+  }
+
+  /** The crash queue's tasks, one line each, for a failure message. */
+  private static String tasks() {
+    StringBuilder text = new StringBuilder();
+    try (Connection db = TestServers.jdbc(databaseUrl); Statement statement = db.createStatement();
+         ResultSet rows = statement.executeQuery("SELECT id, status, attempts, leased_by, lease_until, last_error FROM tasks "
+           + "WHERE queue = 'crash' ORDER BY id")) {
+      while (rows.next()) {
+        for (int column = 1; column <= 6; column++) {
+          text.append(rows.getString(column)).append(column < 6 ? " | " : "\n");
+        }
+      }
+    } catch (SQLException e) {
+      text.append(e);
+    }
+    return text.toString();
   }
 }
