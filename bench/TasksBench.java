@@ -42,7 +42,7 @@ import java.util.regex.Pattern;
  *   java bench/TasksBench.java --url http://127.0.0.1:PORT --pg postgresql://postgres@127.0.0.1:PGPORT/postgres
  *        --out pulse.properties [--n 20000] [--half-n 20000] [--warmup 150000] [--batch 1] [--concurrency 64]
  *        [--half-max-in-flight 1024] [--half-max-seconds 40] [--half-rate R] [--half-tick-ms 5]
- *        [--single-n 0] [--single-concurrency 64]
+ *        [--single-n 0] [--single-concurrency 64] [--single-warmup 40000]
  *        [--pids pulse=PID:self,postgres=PID:tree,redis=PID:tree] [--clk-tck 100] [--timeout 150]
  * </pre>
  *
@@ -75,7 +75,8 @@ import java.util.regex.Pattern;
  *       instead (a diagnostic knob: the phase is then not the issue's half load).
  *   <li>Single submits ({@code single}), only when {@code --single-n} is above 0: that many tasks,
  *       one {@code POST /api/v1/tasks} each, {@code --single-concurrency} in flight (closed loop),
- *       measured like the full-load phase. No warm-up of its own: it runs after the others.
+ *       measured like the full-load phase, after a warm-up of its own ({@code --single-warmup} single
+ *       submits, not measured, then VACUUM and CHECKPOINT as after the first warm-up).
  * </ol>
  *
  * <p>Submit latency is per request (one task, or one batch). For the paced phase, the schedule lag
@@ -130,6 +131,7 @@ public class TasksBench {
     halfTickNanos = (long) (Double.parseDouble(options.getOrDefault("half-tick-ms", "5")) * 1_000_000);
     int singleN = Integer.parseInt(options.getOrDefault("single-n", "0"));  // 0: no single-submit phase
     int singleConcurrency = Integer.parseInt(options.getOrDefault("single-concurrency", "64"));
+    int singleWarmup = Integer.parseInt(options.getOrDefault("single-warmup", "40000"));
     timeoutMs = Long.parseLong(options.getOrDefault("timeout", "150")) * 1000;
     clkTck = Long.parseLong(options.getOrDefault("clk-tck", "100"));
     pids = new LinkedHashMap<>();
@@ -191,6 +193,15 @@ public class TasksBench {
 
     // ---- single submits: one POST /api/v1/tasks per task, as fast as the API allows
     if (singleN > 0) {
+      if (singleWarmup > 0) {
+        // This endpoint's own code (the single-submit route, its group commit) has not run yet: it
+        // warms up like the batched path did, as BullMQ's queue.add did in its own warm-up.
+        log("single submits' warm-up: %d tasks, one POST per task, %d requests in flight, until all succeeded",
+          singleWarmup, singleConcurrency);
+        warmPhase(singleWarmup, () -> closedLoop(singleWarmup, 1, singleConcurrency));
+        psql("VACUUM (ANALYZE) tasks");
+        psql("CHECKPOINT");
+      }
       log("single submits: %d tasks, one POST per task, %d requests in flight, until all succeeded", singleN,
         singleConcurrency);
       phase(result, "single", singleN, 0, 0, 1, singleConcurrency);

@@ -10,7 +10,8 @@
 # submitted in batches of 100 (POST /api/v1/tasks/batch): full load, N submitted over HTTP as fast
 # as the API allows (8 batch requests in flight) until all N are 'succeeded' in PostgreSQL; half
 # load, N submitted open loop at half that throughput (every 5 ms the tasks that came due, as one
-# batch); then 10,000 single submits (one POST /api/v1/tasks per task, 64 in flight) at full load.
+# batch); then 10,000 single submits (one POST /api/v1/tasks per task, 64 in flight) at full load,
+# after 40,000 of them to warm that endpoint up.
 # Throughput is N / (first submit -> last finished_at); enqueue-to-start per task is started_at -
 # created_at from the tasks table. BullMQ side (bench/bullmq/bench.mjs), against the node's own
 # Redis (keys "bull:*", Pulse's are "tasks:*"): the same with queue.add (64 in flight) and a Worker
@@ -22,7 +23,7 @@
 # (plus npm install the first time). Installs postgresql-client (psql) and curl with apt-get, and
 # BullMQ with npm, when missing. Knobs (the results are then not comparable): TASKS_N,
 # TASKS_HALF_N, TASKS_WARMUP, TASKS_HALF_TICK_MS, TASKS_BATCH, TASKS_BATCH_CONCURRENCY, TASKS_CONCURRENCY,
-# TASKS_NODE_CONCURRENCY, TASKS_SINGLE_N, TASKS_WORKER_CONCURRENCY, TASKS_EXTRA_CONCURRENCY,
+# TASKS_NODE_CONCURRENCY, TASKS_SINGLE_N, TASKS_SINGLE_WARMUP, TASKS_WORKER_CONCURRENCY, TASKS_EXTRA_CONCURRENCY,
 # TASKS_PULSE_HALF_RATE, TASKS_BULLMQ_HALF_RATE.
 set -euo pipefail
 
@@ -34,6 +35,7 @@ BATCH_CONCURRENCY=${TASKS_BATCH_CONCURRENCY:-8}  # batch requests / addBulk call
 CONCURRENCY=${TASKS_CONCURRENCY:-64}     # single submits / queue.add calls in flight at full load
 NODE_CONCURRENCY=${TASKS_NODE_CONCURRENCY:-256}  # Pulse's TASK_NODE_CONCURRENCY: tasks the node runs at once
 SINGLE_N=${TASKS_SINGLE_N:-10000}        # Pulse's single-submit row (one POST per task), after the batched phases (0: none)
+SINGLE_WARMUP=${TASKS_SINGLE_WARMUP:-40000}  # single submits before that row (not counted): the endpoint's own warm-up
 WORKER_CONCURRENCY=${TASKS_WORKER_CONCURRENCY:-16}  # BullMQ Worker concurrency (the issue's 16)
 EXTRA_CONCURRENCY=${TASKS_EXTRA_CONCURRENCY:-64}    # BullMQ extra full-load row with this concurrency (0: none)
 PULSE_HALF_RATE=${TASKS_PULSE_HALF_RATE:-0}        # diagnostic: pace Pulse's "half" phase at this rate instead (0: half its full load)
@@ -108,11 +110,12 @@ PG_SETTINGS=$(psql_q "SELECT string_agg(name || '=' || setting, ', ' ORDER BY na
   WHERE name IN ('fsync', 'synchronous_commit', 'wal_sync_method')")
 
 # ---------------------------------------------------------------- Pulse
-say "Pulse: $WARMUP warm-up tasks; full load: $N tasks $PULSE_HOW while the dispatcher runs them; half load: paced at half that$( (( SINGLE_N > 0 )) && echo "; then $SINGLE_N single submits ($CONCURRENCY in flight)")"
+say "Pulse: $WARMUP warm-up tasks; full load: $N tasks $PULSE_HOW while the dispatcher runs them; half load: paced at half that$( (( SINGLE_N > 0 )) && echo "; then $SINGLE_WARMUP single submits to warm up and $SINGLE_N measured ($CONCURRENCY in flight)")"
 pulse_status=0
 run_child timeout 900 "$JAVA" "$ROOT/bench/TasksBench.java" --url "$URL" --pg "$PG_URL" \
   --out "$WORK/pulse.properties" --n "$N" --half-n "$HALF_N" --warmup "$WARMUP" \
   --batch "$BATCH" --concurrency "$PULSE_CONCURRENCY" --single-n "$SINGLE_N" --single-concurrency "$CONCURRENCY" \
+  --single-warmup "$SINGLE_WARMUP" \
   --half-max-seconds "$HALF_MAX_SECONDS" --half-rate "$PULSE_HALF_RATE" --half-tick-ms "$HALF_TICK_MS" \
   --pids "$PIDS" --clk-tck "$HZ" --timeout "$PHASE_TIMEOUT" || pulse_status=$?
 if [[ $pulse_status -ne 0 && $pulse_status -ne 3 ]]; then
