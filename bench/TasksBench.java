@@ -42,7 +42,7 @@ import java.util.regex.Pattern;
  *   java bench/TasksBench.java --url http://127.0.0.1:PORT --pg postgresql://postgres@127.0.0.1:PGPORT/postgres
  *        --out pulse.properties [--n 20000] [--half-n 20000] [--warmup 150000] [--batch 1] [--concurrency 64]
  *        [--half-max-in-flight 1024] [--half-max-seconds 40] [--half-rate R] [--half-tick-ms 5]
- *        [--single-n 0] [--single-concurrency 64] [--single-warmup 40000]
+ *        [--single-n 0] [--single-concurrency 64] [--single-warmup 10000] [--single-warmup-max-seconds 300]
  *        [--pids pulse=PID:self,postgres=PID:tree,redis=PID:tree] [--clk-tck 100] [--timeout 150]
  * </pre>
  *
@@ -60,7 +60,9 @@ import java.util.regex.Pattern;
  *   <li>Warm-up, not measured: {@code --warmup} tasks in the measured phases' two shapes (JIT,
  *       connection pools, Lua scripts loaded): four fifths submitted like the full-load phase, then
  *       one fifth paced like the half-load phase at half the throughput the first part reached,
- *       each until all succeeded. Then VACUUM (ANALYZE) tasks and CHECKPOINT.
+ *       each until all succeeded; then rounds of an eighth of that, like the full-load phase, until the
+ *       node's JIT compiler threads used under 0.1 core during one (at most 300 s). Then VACUUM
+ *       (ANALYZE) tasks and CHECKPOINT.
  *   <li>Full load ({@code full}): {@code --n} tasks submitted as fast as the API allows,
  *       {@code --concurrency} requests in flight (one thread each, closed loop; each request
  *       carries B tasks, the last one fewer), until all have succeeded (the succeeded count polled
@@ -75,8 +77,9 @@ import java.util.regex.Pattern;
  *       instead (a diagnostic knob: the phase is then not the issue's half load).
  *   <li>Single submits ({@code single}), only when {@code --single-n} is above 0: that many tasks,
  *       one {@code POST /api/v1/tasks} each, {@code --single-concurrency} in flight (closed loop),
- *       measured like the full-load phase, after a warm-up of its own ({@code --single-warmup} single
- *       submits, not measured, then VACUUM and CHECKPOINT as after the first warm-up).
+ *       measured like the full-load phase, after a warm-up of its own, not measured: rounds of
+ *       {@code --single-warmup} single submits until the node's JIT compiler threads used under 0.1
+ *       core during one (at most {@code --single-warmup-max-seconds}), then VACUUM and CHECKPOINT.
  * </ol>
  *
  * <p>Submit latency is per request (one task, or one batch). For the paced phase, the schedule lag
@@ -131,7 +134,8 @@ public class TasksBench {
     halfTickNanos = (long) (Double.parseDouble(options.getOrDefault("half-tick-ms", "5")) * 1_000_000);
     int singleN = Integer.parseInt(options.getOrDefault("single-n", "0"));  // 0: no single-submit phase
     int singleConcurrency = Integer.parseInt(options.getOrDefault("single-concurrency", "64"));
-    int singleWarmup = Integer.parseInt(options.getOrDefault("single-warmup", "40000"));
+    int singleWarmup = Integer.parseInt(options.getOrDefault("single-warmup", "10000"));
+    int singleWarmupMaxSeconds = Integer.parseInt(options.getOrDefault("single-warmup-max-seconds", "300"));
     timeoutMs = Long.parseLong(options.getOrDefault("timeout", "150")) * 1000;
     clkTck = Long.parseLong(options.getOrDefault("clk-tck", "100"));
     pids = new LinkedHashMap<>();
@@ -167,6 +171,10 @@ public class TasksBench {
       double warmRate = warmFull / warmPhase(warmFull, () -> closedLoop(warmFull, batch, concurrency));
       warmPhase(warmPaced, () -> batch == 1 ? paced(warmPaced, warmRate / 2, halfMaxInFlight)
         : pacedBatches(warmPaced, warmRate / 2, halfMaxInFlight, batch));
+      int round = Math.max(1, warmup / 8);
+      log("warm-up: then rounds of %d tasks like the full-load phase until the JIT settles", round);
+      result.setProperty("warmup.settle", untilCompiled(round, 300, () -> closedLoop(round, batch, concurrency)));
+      log("warm-up: %s", result.getProperty("warmup.settle"));
       // As pgbench does before it measures: the warm-up's dead row versions vacuumed, and a
       // checkpoint, so the measured phases neither walk the one nor wait on the other, and write
       // their WAL into recycled segments rather than new ones.
@@ -195,10 +203,14 @@ public class TasksBench {
     if (singleN > 0) {
       if (singleWarmup > 0) {
         // This endpoint's own code (the single-submit route, its group commit) has not run yet: it
-        // warms up like the batched path did, as BullMQ's queue.add did in its own warm-up.
-        log("single submits' warm-up: %d tasks, one POST per task, %d requests in flight, until all succeeded",
+        // warms up as BullMQ's queue.add did in its own warm-up, in rounds until the node's JIT
+        // compiler has settled (on 2 cores it competes with the load: after 40,000 single submits it
+        // still used half a core, and single submits ran at a third of their settled rate).
+        log("single submits' warm-up: rounds of %d tasks, one POST per task, %d requests in flight, until the JIT settles",
           singleWarmup, singleConcurrency);
-        warmPhase(singleWarmup, () -> closedLoop(singleWarmup, 1, singleConcurrency));
+        result.setProperty("single.warmup", untilCompiled(singleWarmup, singleWarmupMaxSeconds,
+          () -> closedLoop(singleWarmup, 1, singleConcurrency)));
+        log("single submits' warm-up: %s", result.getProperty("single.warmup"));
         psql("VACUUM (ANALYZE) tasks");
         psql("CHECKPOINT");
       }
@@ -218,6 +230,25 @@ public class TasksBench {
       result.store(writer, "bench/TasksBench.java");
     }
     System.exit(clean ? 0 : 3);
+  }
+
+  /**
+   * Warm-up rounds of {@code n} tasks each (each until all succeeded) until the node's JIT compiler
+   * threads used under a tenth of a core during one, or {@code maxSeconds} passed; how it went.
+   */
+  static String untilCompiled(int n, int maxSeconds, java.util.concurrent.Callable<Submitted> submit) throws Exception {
+    long pid = Long.parseLong(pids.getOrDefault("pulse", "0:self").split(":")[0]);
+    long began = System.nanoTime();
+    int rounds = 0;
+    double jitCores;
+    do {
+      long jitBefore = jitTicks(pid);
+      double seconds = warmPhase(n, submit);
+      jitCores = (jitTicks(pid) - jitBefore) / (double) clkTck / seconds;
+      rounds++;
+    } while (jitCores >= 0.10 && System.nanoTime() - began < maxSeconds * 1_000_000_000L);
+    return String.format("%d round(s) of %d, %.0f s; the JIT compiler at %.2f cores in the last", rounds, n,
+      (System.nanoTime() - began) / 1e9, jitCores);
   }
 
   /** Submits a warm-up part and waits until all its tasks succeeded; returns its seconds. */

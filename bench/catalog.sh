@@ -7,17 +7,19 @@
 # Starts a throw-away node (embedded PostgreSQL and Redis, data in a temp dir deleted afterwards)
 # and a minimal Vert.x hello-world server (bench/catalog/HelloServer.java: one instance per core,
 # a product-sized JSON answer). wrk, 64 connections, 2 threads: GET /api/v1/products/{id} (no
-# token, served from the Redis cache) for 20 s after a 30 s warm-up (the JIT needs it: after 5 s Pulse
-# reads ran at half their settled rate), then the hello-world server
-# the same way; the ratio. Then POST /api/v1/orders (one unit, 64 buyers in turn) for 20 s, and
+# token, served from the Redis cache) for 20 s after a warm-up, then the hello-world server the
+# same way; the ratio. Each warm-up runs in 10 s rounds until the JVM's JIT compiler used under a
+# tenth of a core in a round (at most 300 s; see warm_until_compiled in bench/lib.sh): after a fixed
+# 5 s Pulse read at a fifth of its settled rate, after 30 s at about half. Then POST /api/v1/orders (one unit, 64 buyers in turn) for 20 s, and
 # the invariants after it: stock + confirmed units = the stock before, buyers charged = merchant
 # credited, every ledger entry sums to zero. Writes bench/results/catalog.md. About 3 minutes.
-# Installs wrk, curl and psql with apt-get when missing. Knobs: CATALOG_SECONDS, CATALOG_WARMUP_SECONDS,
-# CATALOG_CONNECTIONS.
+# Installs wrk, curl and psql with apt-get when missing. Knobs: CATALOG_SECONDS, CATALOG_WARMUP_ROUND,
+# CATALOG_WARMUP_MAX, CATALOG_CONNECTIONS.
 set -euo pipefail
 
 RUN_SECONDS=${CATALOG_SECONDS:-20}
-WARMUP_SECONDS=${CATALOG_WARMUP_SECONDS:-30}
+WARMUP_ROUND=${CATALOG_WARMUP_ROUND:-10}   # seconds per warm-up round
+WARMUP_MAX=${CATALOG_WARMUP_MAX:-300}     # a warm-up stops after this many seconds even if the JIT has not settled
 CONNECTIONS=${CATALOG_CONNECTIONS:-64}
 BUYERS=64
 STOCK=100000000
@@ -40,7 +42,8 @@ pick_ports
 HELLO_PORT=$(free_port "$HTTP_PORT" "$PG_PORT" "$REDIS_PORT")
 
 "$JAVA" -cp "$JAR" "$ROOT/bench/catalog/HelloServer.java" "$HELLO_PORT" >"$WORK/hello.log" 2>&1 &
-CHILD_PIDS+=("$!")
+HELLO_PID=$!
+CHILD_PIDS+=("$HELLO_PID")
 start_node LOG_LEVEL=WARN LOG_FORMAT=text ADMIN_USERNAME=bench ADMIN_PASSWORD=bench-password-1 \
   RATE_LIMIT_AUTH_PER_MINUTE=100000000 RATE_LIMIT_USER_PER_MINUTE=100000000 RATE_LIMIT_PUBLIC_PER_MINUTE=100000000 DB_POOL_SIZE=32
 wait_ready 90
@@ -66,10 +69,12 @@ wrk_rate() { awk '/^Requests\/sec:/ {print $2}' "$1"; }
 wrk_p() { awk -v p="$2" '$1 == p {print $2}' "$1"; }
 WRK=(wrk -c "$CONNECTIONS" -t 2 --timeout 10s --latency)
 say "reads: warm-up, then $RUN_SECONDS s against Pulse"
-run_child "${WRK[@]}" -d "${WARMUP_SECONDS}s" "$URL/api/v1/products/$PRODUCT" >/dev/null
+warm_until_compiled "$NODE_PID" "$WARMUP_MAX" "${WRK[@]}" -d "${WARMUP_ROUND}s" "$URL/api/v1/products/$PRODUCT"
+PULSE_WARMED=$WARMED
 run_child "${WRK[@]}" -d "${RUN_SECONDS}s" "$URL/api/v1/products/$PRODUCT" >"$WORK/pulse.txt"
 say "reads: $RUN_SECONDS s against the hello-world server"
-run_child "${WRK[@]}" -d "${WARMUP_SECONDS}s" "http://127.0.0.1:$HELLO_PORT/" >/dev/null
+warm_until_compiled "$HELLO_PID" "$WARMUP_MAX" "${WRK[@]}" -d "${WARMUP_ROUND}s" "http://127.0.0.1:$HELLO_PORT/"
+HELLO_WARMED=$WARMED
 run_child "${WRK[@]}" -d "${RUN_SECONDS}s" "http://127.0.0.1:$HELLO_PORT/" >"$WORK/hello.txt"
 HITS=$(curl -s "$URL/metrics" | awk '/^pulse_cache_requests_total\{.*result="hit"/ {s += $2} END {printf "%d", s}')
 MISSES=$(curl -s "$URL/metrics" | awk '/^pulse_cache_requests_total\{.*result="miss"/ {s += $2} END {printf "%d", s}')
@@ -101,8 +106,10 @@ MONEY_OK=$([[ $((MERCHANT_AFTER - MERCHANT_BEFORE)) -eq $((CONFIRMED * 7)) && $E
 cat >"$RESULTS" <<MD
 # Catalog: cached product reads vs the framework's ceiling; orders under load
 
-$DATE, \`bench/catalog.sh\`: wrk, $CONNECTIONS connections, 2 threads, $RUN_SECONDS s each after a $WARMUP_SECONDS s warm-up, one after the
+$DATE, \`bench/catalog.sh\`: wrk, $CONNECTIONS connections, 2 threads, $RUN_SECONDS s each after a warm-up, one after the
 other on the same machine. $CORES cores ($CPU_MODEL), $JAVA_VERSION, load average before: $LOAD.
+Warm-ups, in ${WARMUP_ROUND} s rounds until the JVM's JIT compiler used under 0.1 core in a round (at most ${WARMUP_MAX} s):
+Pulse $PULSE_WARMED; hello world $HELLO_WARMED.
 
 | side | requests/s | p50 | p90 | p99 |
 |---|---:|---:|---:|---:|

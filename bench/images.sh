@@ -7,18 +7,20 @@
 # Starts an image server (bench/images/ImagesBench.java: real noise JPEGs of 120-750 KB, served
 # by Vert.x on 127.0.0.1) and a throw-away node (embedded PostgreSQL and Redis, data in a temp
 # dir deleted afterwards, simulated processing off, TASK_NODE_CONCURRENCY=64). Then: wrk with 64
-# connections GETs the images in turn for 15 s (the raw fetch rate); a 5,000-image job warms the
-# node up (after 1,000 the JIT was still compiling through the measured run); then one job of
+# connections GETs the images in turn for 15 s (the raw fetch rate); jobs of 2,000 images warm the
+# node up until its JIT compiler used under 0.1 core during one (at most 300 s; after a fixed
+# 1,000 images the JIT was still compiling through the measured run); then one job of
 # 10,000 images is submitted in one POST /api/submit/ and timed from the first submit to the last
 # job's end (images/s), sampling the node's RSS. Prints both, the ratio, and writes
 # bench/results/images.md. About 4 minutes. Installs wrk and
 # curl with apt-get when missing. Knobs (the results are then not comparable): IMAGES_JOBS,
-# IMAGES_PER_JOB, IMAGES_WARMUP, IMAGES_CONCURRENCY, IMAGES_RAW_SECONDS.
+# IMAGES_PER_JOB, IMAGES_WARMUP, IMAGES_WARMUP_MAX, IMAGES_CONCURRENCY, IMAGES_RAW_SECONDS.
 set -euo pipefail
 
 JOBS=${IMAGES_JOBS:-1}
 PER_JOB=${IMAGES_PER_JOB:-10000}
-WARMUP=${IMAGES_WARMUP:-5000}
+WARMUP=${IMAGES_WARMUP:-2000}           # images per warm-up job
+WARMUP_MAX=${IMAGES_WARMUP_MAX:-300}     # warm-up jobs stop after this many seconds even if the JIT has not settled
 CONCURRENCY=${IMAGES_CONCURRENCY:-64}
 RAW_SECONDS=${IMAGES_RAW_SECONDS:-15}
 TARGET_RATIO=0.5
@@ -68,8 +70,8 @@ say "raw: $RAW fetches/s ($RAW_MB/s)"
 
 # ---------------------------------------------------------------- Pulse
 BENCH=("$JAVA" -cp "$JAR" "$ROOT/bench/images/ImagesBench.java" run "$URL" "$IMAGES")
-say "Pulse: warm-up, one job of $WARMUP images (not counted)"
-run_child "${BENCH[@]}" 1 "$WARMUP" "$NODE_PID" >"$WORK/warmup.json"
+say "Pulse: warm-up, jobs of $WARMUP images until the JIT has settled (not counted)"
+warm_until_compiled "$NODE_PID" "$WARMUP_MAX" "${BENCH[@]}" 1 "$WARMUP" "$NODE_PID"
 say "Pulse: $JOBS jobs of $PER_JOB images at once"
 run_child "${BENCH[@]}" "$JOBS" "$PER_JOB" "$NODE_PID" >"$WORK/pulse.json"
 PULSE=$(sed -n 's/.*"images_per_s":\([0-9]*\).*/\1/p' "$WORK/pulse.json")
@@ -86,6 +88,7 @@ cat >"$RESULTS" <<MD
 
 $DATE, \`bench/images.sh\`: the same loopback image server (noise JPEGs: $(cut -d' ' -f1,2 <<<"$FILES" | sed 's/ / = /' | tr '\n' ',' | sed 's/,$//; s/,/, /g') bytes), $CONCURRENCY
 fetches in flight on each side; simulated processing off. $CORES cores ($CPU_MODEL), $JAVA_VERSION, load average before: $LOAD.
+Pulse's warm-up (jobs of $WARMUP images until its JIT compiler used under 0.1 core during one, at most ${WARMUP_MAX} s): $WARMED.
 
 | side | what | rate |
 |---|---|---:|

@@ -9,18 +9,20 @@
 # built from `git archive` into the temp dir; "none" skips it): a throw-away node (embedded
 # PostgreSQL 17 and Redis, everything on 127.0.0.1, data in a temp dir deleted afterwards),
 # funded accounts with their tokens, wrk on POST /api/v1/transactions/transfer with 64
-# connections (10 s warm-up + 30 s) and then with 1 connection (15 s). Then pgbench (-M prepared)
+# connections (a warm-up in 10 s rounds until the JVM's JIT compiler used under 0.1 core in a
+# round, at most 240 s; then 30 s) and then with 1 connection (15 s). Then pgbench (-M prepared)
 # on bench/ledger/transfer.sql against this build's database, 64 clients and then 1.
 # Prints them side by side, the ratios, the batch sizes and where the CPU went, and writes
 # bench/results/ledger.md. 6–9 minutes. Installs wrk and postgresql-client (pgbench, psql) with
 # apt-get when missing.
-# Knobs (the results are then not comparable): LEDGER_ACCOUNTS, LEDGER_SECONDS, LEDGER_WARMUP,
+# Knobs (the results are then not comparable): LEDGER_ACCOUNTS, LEDGER_SECONDS, LEDGER_WARMUP, LEDGER_WARMUP_MAX,
 # LEDGER_ONE_SECONDS, LEDGER_CONNECTIONS, LEDGER_THREADS, LEDGER_SETUP_CONCURRENCY, LEDGER_BEFORE.
 set -euo pipefail
 
 ACCOUNTS=${LEDGER_ACCOUNTS:-1000}
 RUN_SECONDS=${LEDGER_SECONDS:-30}
-WARMUP=${LEDGER_WARMUP:-10}
+WARMUP=${LEDGER_WARMUP:-10}           # seconds: pgbench's warm-up, and each round of Pulse's
+WARMUP_MAX=${LEDGER_WARMUP_MAX:-240}  # Pulse's warm-up stops after this many seconds even if its JIT has not settled
 ONE_SECONDS=${LEDGER_ONE_SECONDS:-15}
 BEFORE_REF=${LEDGER_BEFORE:-e3520fa}   # the last commit before group commit
 CONNECTIONS=${LEDGER_CONNECTIONS:-64}
@@ -184,9 +186,9 @@ pulse_side() {
   say "$side: accounts ready in ${SETUP_SECONDS} s: user ids $LO..$HI"
 
   local wrk=(wrk -t "$THREADS" --timeout 10s --latency -s "$DIR/transfer.lua")
-  say "$side: wrk warm-up ${WARMUP} s (not counted)"
-  measured "$WORK/wrk-warmup-$side.txt" "${wrk[@]}" -c "$CONNECTIONS" -d "${WARMUP}s" "$URL" -- "$WORK/accounts-$side.lua" || {
-    say "wrk failed:"; cat "$WORK/wrk-warmup-$side.txt" >&2; exit 1; }
+  say "$side: wrk warm-up in ${WARMUP} s rounds until the JIT has settled (not counted)"
+  warm_until_compiled "$NODE_PID" "$WARMUP_MAX" "${wrk[@]}" -c "$CONNECTIONS" -d "${WARMUP}s" "$URL" -- "$WORK/accounts-$side.lua"
+  eval "WARMED_${side}=\$WARMED"
   psql_q "CHECKPOINT" >/dev/null
   say "$side: wrk ${CONNECTIONS} connections, ${THREADS} threads, ${RUN_SECONDS} s"
   top_sample $((RUN_SECONDS / 2)) "$WORK/top-$side.txt"
@@ -341,9 +343,11 @@ mkdir -p "$(dirname "$RESULTS")"
   echo "# Ledger transfers: Pulse over HTTP vs pgbench, one transfer per transaction"
   echo
   echo "$DATE, \`bench/ledger.sh\`: $ACCOUNTS funded accounts, random (from, to) pair and amount 1..1000"
-  echo "per transfer; every side $CONNECTIONS connections on $THREADS threads, closed loop, ${WARMUP} s warm-up then"
+  echo "per transfer; every side $CONNECTIONS connections on $THREADS threads, closed loop, a warm-up then"
   echo "${RUN_SECONDS} s measured, then 1 connection for ${ONE_SECONDS} s; one after the other (a CHECKPOINT before"
   echo "each measured run). \"Before group commit\" is the jar of \`$BEFORE_REF\`, on a node of its own."
+  echo "Warm-ups: pgbench ${WARMUP} s; each Pulse node in ${WARMUP} s rounds until its JIT compiler used under 0.1 core"
+  echo "in a round (at most ${WARMUP_MAX} s): this build ${WARMED_after}$(before_row "; before group commit ${WARMED_before:-}")."
   echo "See [bench/LEDGER.md](../LEDGER.md) for how to read this."
   echo
   echo "## $CONNECTIONS connections"

@@ -117,6 +117,42 @@ run_child() {
   return "$rc"
 }
 
+# CPU ticks a JVM's JIT compiler threads ("C1 CompilerThre", "C2 CompilerThre") have used, live ones.
+jit_ticks() {
+  local total=0 task stat fields
+  for task in /proc/"$1"/task/*; do
+    [[ $(cat "$task/comm" 2>/dev/null) == C[12]\ CompilerThre* ]] || continue
+    stat=$(cat "$task/stat" 2>/dev/null) || continue
+    read -r -a fields <<<"${stat##*) }"
+    total=$((total + fields[11] + fields[12]))
+  done
+  echo "$total"
+}
+
+# Warms a JVM up until its JIT compiler has settled: runs the command (its output dropped) in rounds
+# until the compiler threads of the JVM with pid $1 used under a tenth of a core during a round, or
+# $2 seconds have passed. On this 2-core machine the JIT competes with the load for the CPU: after
+# a fixed 10-30 s warm-up it was still using half a core, and the rate measured then was a third of
+# the settled one. Sets WARMED, the story for the report: "N round(s), S s; the JIT compiler at X cores in the last".
+warm_until_compiled() {
+  local pid=$1 limit=$2 began=$SECONDS rounds=0 before started cores hz
+  shift 2
+  hz=$(getconf CLK_TCK)
+  while :; do
+    before=$(jit_ticks "$pid")
+    started=$(date +%s%N)
+    run_child "$@" >/dev/null
+    rounds=$((rounds + 1))
+    cores=$(awk -v t=$(($(jit_ticks "$pid") - before)) -v hz="$hz" -v ns=$(($(date +%s%N) - started)) \
+      'BEGIN { printf "%.2f", t / hz / (ns / 1e9) }')
+    if awk -v c="$cores" 'BEGIN { exit !(c < 0.10) }' || ((SECONDS - began >= limit)); then
+      break
+    fi
+  done
+  WARMED="$rounds round(s), $((SECONDS - began)) s; the JIT compiler at $cores cores in the last"
+  say "warmed up: $WARMED"
+}
+
 # A port nothing listens on (127.0.0.1), and not one of the ports given as arguments.
 free_port() {
   local port

@@ -11,7 +11,7 @@
 # as the API allows (8 batch requests in flight) until all N are 'succeeded' in PostgreSQL; half
 # load, N submitted open loop at half that throughput (every 5 ms the tasks that came due, as one
 # batch); then 10,000 single submits (one POST /api/v1/tasks per task, 64 in flight) at full load,
-# after 40,000 of them to warm that endpoint up.
+# after rounds of 10,000 that warm that endpoint up until the JIT compiler used under 0.1 core in one.
 # Throughput is N / (first submit -> last finished_at); enqueue-to-start per task is started_at -
 # created_at from the tasks table. BullMQ side (bench/bullmq/bench.mjs), against the node's own
 # Redis (keys "bull:*", Pulse's are "tasks:*"): the same with queue.add (64 in flight) and a Worker
@@ -35,7 +35,7 @@ BATCH_CONCURRENCY=${TASKS_BATCH_CONCURRENCY:-8}  # batch requests / addBulk call
 CONCURRENCY=${TASKS_CONCURRENCY:-64}     # single submits / queue.add calls in flight at full load
 NODE_CONCURRENCY=${TASKS_NODE_CONCURRENCY:-256}  # Pulse's TASK_NODE_CONCURRENCY: tasks the node runs at once
 SINGLE_N=${TASKS_SINGLE_N:-10000}        # Pulse's single-submit row (one POST per task), after the batched phases (0: none)
-SINGLE_WARMUP=${TASKS_SINGLE_WARMUP:-40000}  # single submits before that row (not counted): the endpoint's own warm-up
+SINGLE_WARMUP=${TASKS_SINGLE_WARMUP:-10000}  # single submits per round of that row's own warm-up (not counted): rounds until the JIT settles
 WORKER_CONCURRENCY=${TASKS_WORKER_CONCURRENCY:-16}  # BullMQ Worker concurrency (the issue's 16)
 EXTRA_CONCURRENCY=${TASKS_EXTRA_CONCURRENCY:-64}    # BullMQ extra full-load row with this concurrency (0: none)
 PULSE_HALF_RATE=${TASKS_PULSE_HALF_RATE:-0}        # diagnostic: pace Pulse's "half" phase at this rate instead (0: half its full load)
@@ -110,7 +110,7 @@ PG_SETTINGS=$(psql_q "SELECT string_agg(name || '=' || setting, ', ' ORDER BY na
   WHERE name IN ('fsync', 'synchronous_commit', 'wal_sync_method')")
 
 # ---------------------------------------------------------------- Pulse
-say "Pulse: $WARMUP warm-up tasks; full load: $N tasks $PULSE_HOW while the dispatcher runs them; half load: paced at half that$( (( SINGLE_N > 0 )) && echo "; then $SINGLE_WARMUP single submits to warm up and $SINGLE_N measured ($CONCURRENCY in flight)")"
+say "Pulse: $WARMUP warm-up tasks; full load: $N tasks $PULSE_HOW while the dispatcher runs them; half load: paced at half that$( (( SINGLE_N > 0 )) && echo "; then single submits, rounds of $SINGLE_WARMUP to warm up and $SINGLE_N measured ($CONCURRENCY in flight)")"
 pulse_status=0
 run_child timeout 900 "$JAVA" "$ROOT/bench/TasksBench.java" --url "$URL" --pg "$PG_URL" \
   --out "$WORK/pulse.properties" --n "$N" --half-n "$HALF_N" --warmup "$WARMUP" \
@@ -293,10 +293,12 @@ mkdir -p "$(dirname "$RESULTS")"
     echo "- **Diagnostic run: TASKS_PULSE_HALF_RATE=$PULSE_HALF_RATE / TASKS_BULLMQ_HALF_RATE=$BULLMQ_HALF_RATE set the"
     echo "  'half' rows' rate (0: half of full load as usual); a set one is not the issue's half load.**"
   fi
+  echo "- Pulse's warm-up ended with rounds like the full-load phase until the node's JIT compiler used under 0.1 core in one: $(p warmup.settle)."
   echo "- **$PULSE_NAME / BullMQ (queue.add, Worker concurrency $(b r.full.worker_concurrency)) at full load: $RATIO×.**"
   if (( HAS_SINGLE )); then
     echo "- Pulse single submits / BullMQ (queue.add, Worker concurrency $(b r.full.worker_concurrency)) at full load: $RATIO_SINGLE×."
     if [[ -n "$GROUP_COUNT" && "$GROUP_COUNT" != 0* ]]; then
+      echo "- Single submits' own warm-up (rounds until the node's JIT compiler used under 0.1 core in one): $(p single.warmup)."
       echo "- Single submits' group commit: $(awk -v s="$GROUP_SUM" -v c="$GROUP_COUNT" 'BEGIN {printf "%.0f submits in %.0f INSERTs, %.1f per commit", s, c, s / c}')${GROUP_QUANTILES:+ (recent quantiles: $GROUP_QUANTILES)}."
     fi
   fi
@@ -357,8 +359,8 @@ mkdir -p "$(dirname "$RESULTS")"
   echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
   echo "$CPU_ROWS"
   echo
-  echo "Of the *pulse* column, the JVM's JIT compiler threads (C1/C2) used $JIT cores: the node is"
-  echo "still compiling after the warm-up."
+  echo "Of the *pulse* column, the JVM's JIT compiler threads (C1/C2) used $JIT cores (above 0.1, the node"
+  echo "was still compiling: the warm-up ended at its time limit, see above)."
   echo
   echo "During the BullMQ windows the Pulse node is idle but alive (its Redis is the one BullMQ uses):"
   echo "its pollers' CPU shows in the pulse and postgres columns."
