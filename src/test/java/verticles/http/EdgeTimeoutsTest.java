@@ -147,6 +147,9 @@ class EdgeTimeoutsTest {
    */
   @Test
   void anAnswerThatArrivesAfterTheDeadlineIsDropped() throws Exception {
+    synchronized (ERRORS) {
+      ERRORS.list.clear();  // only this test's
+    }
     Api api = new Api(port);
     JsonObject user = new JsonObject().put("username", "late").put("email", "late@example.com").put("password", "late-password-1");
     assertEquals(201, api.post("/api/v1/auth/register", user, null).status);
@@ -165,8 +168,11 @@ class EdgeTimeoutsTest {
       assertTrue(statuses.stream().allMatch(status -> status == 200 || status == 503), "200 or 503, nothing else: " + statuses);
       // The hashing thread works in arrival order: once a later login is answered, the late ones have been too.
       TestServers.await("a login served again", Duration.ofSeconds(30), () -> api.post("/api/v1/auth/login", login, null).status == 200);
-      List<String> errors = ERRORS.list.stream().map(event -> event.getFormattedMessage()
-        + (event.getThrowableProxy() == null ? "" : ": " + event.getThrowableProxy().getMessage())).collect(Collectors.toList());
+      List<String> errors;
+      synchronized (ERRORS) {
+        errors = ERRORS.list.stream().map(event -> event.getFormattedMessage()
+          + (event.getThrowableProxy() == null ? "" : ": " + event.getThrowableProxy().getMessage())).collect(Collectors.toList());
+      }
       assertEquals(List.of(), errors, "no error on the event loop when a late answer comes in");
     } finally {
       clients.shutdownNow();
