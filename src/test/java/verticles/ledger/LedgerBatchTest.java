@@ -145,6 +145,24 @@ class LedgerBatchTest {
   }
 
   @Test
+  void anAccountMadeInABatchIsSpentFromInItWithItsRunningBalance() throws Exception {
+    try (Connection db = TestServers.jdbc(url)) {
+      List<Verdict> verdicts = apply(db, List.of(M.credit(501, 100), M.transfer(501, 502, 30), M.transfer(502, 501, 10),
+        M.debit(501, 80), M.debit(502, 21)));
+      assertEquals(List.of("ok", "ok", "ok", "ok", "insufficient"), verdicts.stream().map(Verdict::verdict).toList());
+      assertEquals(0, balance(501));
+      assertEquals(20, balance(502));
+      try (ResultSet rows = db.createStatement().executeQuery(
+        "SELECT string_agg(amount || '=' || balance_after, ' ' ORDER BY id) FROM entries WHERE account_id = 501")) {
+        rows.next();
+        assertEquals("100=100 -30=70 10=80 -80=0", rows.getString(1), "each entry's balance_after is the running sum, in move order");
+      }
+      assertEquals(4, TestServers.scalar(url, "SELECT count(*) FROM audit_logs WHERE entity_type = 'transaction' AND entity_id IN ("
+        + "SELECT id::text FROM transactions WHERE 501 IN (from_user, to_user))"), "one audit row per applied move");
+    }
+  }
+
+  @Test
   void aTransactionIsReversedOncePerBatchAndAcrossBatches() throws Exception {
     try (Connection db = TestServers.jdbc(url)) {
       apply(db, List.of(M.credit(301, 500)));
