@@ -16,7 +16,7 @@
 # bench/results/ledger.md. 6–9 minutes. Installs wrk and postgresql-client (pgbench, psql) with
 # apt-get when missing.
 # Knobs (the results are then not comparable): LEDGER_ACCOUNTS, LEDGER_SECONDS, LEDGER_WARMUP, LEDGER_WARMUP_MAX,
-# LEDGER_ONE_SECONDS, LEDGER_CONNECTIONS, LEDGER_THREADS, LEDGER_SETUP_CONCURRENCY, LEDGER_BEFORE.
+# LEDGER_ONE_SECONDS, LEDGER_CONNECTIONS, LEDGER_THREADS, LEDGER_SETUP_CONCURRENCY, LEDGER_BEFORE, LEDGER_INSTANCES.
 set -euo pipefail
 
 ACCOUNTS=${LEDGER_ACCOUNTS:-1000}
@@ -26,6 +26,7 @@ WARMUP_MAX=${LEDGER_WARMUP_MAX:-240}  # Pulse's warm-up stops after this many se
 ONE_SECONDS=${LEDGER_ONE_SECONDS:-15}
 BEFORE_REF=${LEDGER_BEFORE:-e3520fa}   # the last commit before group commit
 CONNECTIONS=${LEDGER_CONNECTIONS:-64}
+LEDGER_INSTANCES=${LEDGER_INSTANCES:-}   # the node's LEDGER_INSTANCES (empty: its default)
 THREADS=${LEDGER_THREADS:-2}
 SETUP_CONCURRENCY=${LEDGER_SETUP_CONCURRENCY:-8}
 CREDIT=1000000000            # per account; transfers move 1..1000, so funds never run short
@@ -156,7 +157,7 @@ pulse_side() {
   NODE_DIR="$WORK/$side"
   pick_ports
   start_node RATE_LIMIT_AUTH_PER_MINUTE=100000000 RATE_LIMIT_USER_PER_MINUTE=100000000 \
-    LOG_LEVEL=WARN LOG_FORMAT=text DB_POOL_SIZE=32 \
+    LOG_LEVEL=WARN LOG_FORMAT=text DB_POOL_SIZE=32 ${LEDGER_INSTANCES:+LEDGER_INSTANCES=$LEDGER_INSTANCES} \
     ADMIN_USERNAME=bench ADMIN_PASSWORD=bench-password-1
   wait_ready 90
   PG_PID=$(head -n 1 "$NODE_DIR/data/postgres/postmaster.pid" 2>/dev/null || true)

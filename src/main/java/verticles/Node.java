@@ -314,7 +314,9 @@ public final class Node {
       case IDENTITY:
         return vertx.deployVerticle(IdentityVerticle::new, options);
       case LEDGER:
-        return vertx.deployVerticle(LedgerVerticle::new, options);
+        // Each instance writes one batch at a time: with two, a batch waits at PostgreSQL for the
+        // rows another holds, and starts the moment that one commits.
+        return vertx.deployVerticle(LedgerVerticle::new, options.setInstances(config.getInteger(Config.LEDGER_INSTANCES)));
       case DISPATCH:
         // The task room: its API on every core, one housekeeper, a dispatcher per core; the
         // built-in task types run here too (the bus spreads them across nodes).

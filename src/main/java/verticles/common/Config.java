@@ -32,6 +32,7 @@ public final class Config {
   public static final String HTTP_READ_TIMEOUT_MS = "HTTP_READ_TIMEOUT_MS";
   public static final String HTTP_REQUEST_TIMEOUT_MS = "HTTP_REQUEST_TIMEOUT_MS";
   public static final String ROLES = "ROLES";
+  public static final String LEDGER_INSTANCES = "LEDGER_INSTANCES";
   public static final String DATABASE_URL = "DATABASE_URL";
   public static final String DB_POOL_SIZE = "DB_POOL_SIZE";
   public static final String REDIS_URL = "REDIS_URL";
@@ -102,6 +103,7 @@ public final class Config {
     Map.entry(HTTP_READ_TIMEOUT_MS, Kind.POSITIVE),
     Map.entry(HTTP_REQUEST_TIMEOUT_MS, Kind.POSITIVE),
     Map.entry(ROLES, Kind.ROLES),
+    Map.entry(LEDGER_INSTANCES, Kind.POSITIVE),
     Map.entry(DATABASE_URL, Kind.PG_URL),
     Map.entry(DB_POOL_SIZE, Kind.POSITIVE),
     Map.entry(REDIS_URL, Kind.REDIS_URL),
