@@ -314,8 +314,8 @@ public final class Node {
       case IDENTITY:
         return vertx.deployVerticle(IdentityVerticle::new, options);
       case LEDGER:
-        // Each instance writes one batch at a time: with two, a batch waits at PostgreSQL for the
-        // rows another holds, and starts the moment that one commits.
+        // Each instance writes one batch at a time. One by default: on 2 cores, two made batches
+        // half as large that waited on each other's rows, for less throughput (bench/LEDGER.md).
         return vertx.deployVerticle(LedgerVerticle::new, options.setInstances(config.getInteger(Config.LEDGER_INSTANCES)));
       case DISPATCH:
         // The task room: its API on every core, one housekeeper, a dispatcher per core; the
