@@ -55,7 +55,7 @@ class NodeLifecycleTest {
       assertTrue(children.contains(redis), "Redis runs as the node's child");
 
       long began = System.nanoTime();
-      assertEquals(0, node.terminate(Duration.ofSeconds(10)), node.output());
+      node.assertStopsCleanly(Duration.ofSeconds(10));
       long tookMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - began);
 
       assertGone(postgres, "PostgreSQL");
@@ -117,7 +117,7 @@ class NodeLifecycleTest {
         assertEquals(1, rows.getInt(1), "the committed row survived");
       }
       assertEquals("$4\r\nkept", ServerFiles.redisCommand(redisPort, "GET", "marker"), "the Redis key survived");
-      assertEquals(0, second.terminate(Duration.ofSeconds(10)), second.output());
+      second.assertStopsCleanly(Duration.ofSeconds(10));
     }
   }
 

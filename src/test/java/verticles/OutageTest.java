@@ -168,7 +168,7 @@ class OutageTest {
       System.out.printf("acknowledged: %d transfers (%d retried after a 503), %d tasks (%d of them ran twice)%n", transfers.size(),
         unsure.size(), tasks.size(),
         TestServers.scalar(databaseUrl, "SELECT count(*) FROM tasks WHERE attempts > 1 AND id IN (" + taskIds + ")"));
-      assertEquals(0, node.terminate(Duration.ofSeconds(20)), node.output());
+      node.assertStopsCleanly(Duration.ofSeconds(20));
     }
   }
 

@@ -23,26 +23,14 @@ import io.vertx.redis.client.RedisAPI;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import verticles.common.Addresses;
-import verticles.common.Bus;
-import verticles.common.Caller;
 import verticles.common.Config;
 import verticles.common.Dependency;
 import verticles.common.Failure;
-import verticles.common.RequestContext;
 
-import java.nio.charset.StandardCharsets;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
-import java.security.SecureRandom;
-import java.util.ArrayList;
-import java.util.Base64;
 import java.util.HashSet;
-import java.util.HexFormat;
-import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
 import static net.logstash.logback.argument.StructuredArguments.kv;
@@ -53,8 +41,8 @@ import static net.logstash.logback.argument.StructuredArguments.kv;
  *
  * <p><b>Who a socket is.</b> Tokens never travel in URLs (a query string lands in access logs and
  * trace attributes), and a browser cannot put headers on a WebSocket handshake. So an
- * authenticated {@code POST /api/v1/bridge/ticket} gives a one-time ticket (random, 30 s, kept in
- * Redis only as its SHA-256, redeemed with GETDEL), and the socket's first {@code register} frame
+ * authenticated {@code POST /api/v1/bridge/ticket} gives a one-time ticket ({@link BridgeTickets}:
+ * random, 30 s, kept in Redis only as its SHA-256, redeemed with GETDEL), and the socket's first {@code register} frame
  * carries it in the frame's headers ({@code {"ticket": "..."}}). The socket then is that user,
  * with the role and token version the identity service confirms, until the token the ticket was
  * issued for expires: then the socket is told and closed.
@@ -82,26 +70,15 @@ final class EventBusBridge {
   private static final Logger log = LoggerFactory.getLogger(EventBusBridge.class);
 
   static final String PATH = "/eventbus";
-  static final String TICKET_PATH = "/api/v1/bridge/ticket";
-  static final String TICKET_HEADER = "ticket";
-  static final long TICKET_TTL_MS = 30_000;
   static final int MOST_PER_SECOND = 200;
   private static final long RECHECK_MS = 30_000;
   private static final String USER_ADDRESS = "events\\.user\\.[0-9]{1,19}";
-  private static final SecureRandom RANDOM = new SecureRandom();
   private static final Map<MeterRegistry, AtomicInteger> OPEN = new ConcurrentHashMap<>();
-
-  /** Who a socket is, once its ticket is redeemed. */
-  record Identity(long userId, String role, int tokenVersion, long expiresAtMs) {
-    boolean admin() {
-      return Caller.ADMIN.equals(role);
-    }
-  }
 
   /** One socket's state. */
   private static final class Session {
     final SockJSSocket socket;
-    Future<Identity> identity;
+    Future<BridgeTickets.Identity> identity;
     final Set<String> registered = new HashSet<>();
     long expiryTimer = -1;
     long second;
@@ -115,10 +92,8 @@ final class EventBusBridge {
   }
 
   private final Vertx vertx;
-  private final RedisAPI redis;
-  private final Dependency redisState;
+  private final BridgeTickets tickets;
   private final MeterRegistry registry;
-  private final long timeoutMs;
   private final String publicOrigin;
   private final Set<String> corsOrigins;
   private final Map<SockJSSocket, Session> sessions = new ConcurrentHashMap<>();
@@ -126,10 +101,8 @@ final class EventBusBridge {
 
   EventBusBridge(Vertx vertx, JsonObject config, RedisAPI redis, Dependency redisState, MeterRegistry registry) {
     this.vertx = vertx;
-    this.redis = redis;
-    this.redisState = redisState;
+    this.tickets = new BridgeTickets(vertx, redis, redisState, config.getInteger(Config.BUS_TIMEOUT_MS));
     this.registry = registry;
-    this.timeoutMs = config.getInteger(Config.BUS_TIMEOUT_MS);
     this.publicOrigin = config.getString(Config.PUBLIC_ORIGIN, "");
     this.corsOrigins = new HashSet<>(Config.list(config.getString(Config.CORS_ORIGINS)));
     this.open = OPEN.computeIfAbsent(registry, r -> {
@@ -144,12 +117,13 @@ final class EventBusBridge {
    * bridge itself: an origin check, a body handler (the XHR fallbacks post their frames), SockJS.
    */
   void mount(Router router, ApiSpec spec, Handler<RoutingContext> authentication, Handler<RoutingContext> userLimit) {
-    spec.operation("POST", TICKET_PATH);
-    router.post(TICKET_PATH).handler(authentication).handler(userLimit).handler(spec.validation("POST", TICKET_PATH))
-      .handler(this::issueTicket);
-    router.route(TICKET_PATH).handler(rc -> {
+    String ticketPath = BridgeTickets.PATH;
+    spec.operation("POST", ticketPath);
+    router.post(ticketPath).handler(authentication).handler(userLimit).handler(spec.validation("POST", ticketPath))
+      .handler(tickets::issue);
+    router.route(ticketPath).handler(rc -> {
       rc.response().putHeader("Allow", "POST");
-      Problem.send(rc, 405, rc.request().method() + " is not allowed on " + TICKET_PATH + "; use POST");
+      Problem.send(rc, 405, rc.request().method() + " is not allowed on " + ticketPath + "; use POST");
     });
 
     SockJSHandlerOptions options = new SockJSHandlerOptions().setRegisterWriteHandler(false).setInsertJSESSIONID(false);
@@ -168,83 +142,6 @@ final class EventBusBridge {
     vertx.eventBus().<JsonObject>consumer(Addresses.Identity.CHANGED, message -> recheck(message.body().getLong("user_id")));
     vertx.setPeriodic(RECHECK_MS, ignored -> recheckAll());
     vertx.setPeriodic(1000, ignored -> tellDropped());
-  }
-
-  // ---- tickets ----
-
-  /**
-   * A ticket for the caller, good once within {@link #TICKET_TTL_MS}; the socket it opens lives
-   * until the token used here expires. The answer says which addresses the socket may register.
-   */
-  private void issueTicket(RoutingContext rc) {
-    Caller caller = RequestContext.caller();
-    JsonObject claims = rc.get(Authentication.CLAIMS);
-    byte[] random = new byte[32];
-    RANDOM.nextBytes(random);
-    String ticket = Base64.getUrlEncoder().withoutPadding().encodeToString(random);
-    long expiresAtMs = claims.getLong("exp", 0L) * 1000;
-    JsonObject stored = new JsonObject().put("user_id", caller.userId()).put("token_version", claims.getInteger("tv", -1))
-      .put("expires_at_ms", expiresAtMs);
-    redis.set(List.of(key(ticket), stored.encode(), "PX", String.valueOf(TICKET_TTL_MS), "NX"))
-      .timeout(timeoutMs, TimeUnit.MILLISECONDS)
-      .onSuccess(ignored -> {
-        redisState.answered();
-        if (Problem.answered(rc)) {
-          return;
-        }
-        List<String> addresses = new ArrayList<>(List.of(Addresses.Events.user(caller.userId())));
-        if (caller.isAdmin()) {
-          addresses.add(Addresses.Events.ADMIN);
-        }
-        rc.response().setStatusCode(201).putHeader("Cache-Control", "no-store");
-        rc.json(new JsonObject().put("ticket", ticket).put("expires_in_ms", TICKET_TTL_MS).put("header", TICKET_HEADER)
-          .put("user_id", caller.userId()).put("addresses", addresses).put("socket_expires_at", java.time.Instant.ofEpochMilli(expiresAtMs).toString()));
-      })
-      .onFailure(error -> {
-        redisState.failed(error);
-        Problem.fail(rc, Failure.UNAVAILABLE.exception("tickets cannot be issued now"));
-      });
-  }
-
-  /** The Redis key of a ticket: its SHA-256, so what Redis holds cannot be used as a ticket. */
-  private static String key(String ticket) {
-    try {
-      return "bridge:ticket:" + HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(ticket.getBytes(StandardCharsets.UTF_8)));
-    } catch (NoSuchAlgorithmException e) {
-      throw new IllegalStateException(e);
-    }
-  }
-
-  /** The ticket's user, once (GETDEL), confirmed active with the same token version by the identity service. */
-  private Future<Identity> redeem(String ticket) {
-    if (ticket == null || ticket.length() > 100) {
-      return Future.failedFuture(Failure.UNAUTHORIZED.exception("no_ticket"));
-    }
-    return redis.getdel(key(ticket)).timeout(timeoutMs, TimeUnit.MILLISECONDS)
-      .recover(error -> {
-        redisState.failed(error);
-        return Future.failedFuture(Failure.UNAVAILABLE.exception("unavailable"));
-      })
-      .compose(found -> {
-        if (found == null) {
-          return Future.failedFuture(Failure.UNAUTHORIZED.exception("bad_ticket"));
-        }
-        JsonObject stored = new JsonObject(found.toString());
-        if (stored.getLong("expires_at_ms") <= System.currentTimeMillis()) {
-          return Future.failedFuture(Failure.UNAUTHORIZED.exception("token_expired"));
-        }
-        return principal(stored.getLong("user_id"), stored.getInteger("token_version"))
-          .map(role -> new Identity(stored.getLong("user_id"), role, stored.getInteger("token_version"), stored.getLong("expires_at_ms")));
-      });
-  }
-
-  /** The user's current role if they are active and the token version still holds; fails as unauthorized otherwise. */
-  private Future<String> principal(long userId, int tokenVersion) {
-    return Bus.<JsonObject>request(vertx, Addresses.Identity.PRINCIPAL,
-        new JsonObject().put("user_id", userId).put("token_version", tokenVersion), timeoutMs)
-      .map(reply -> reply.body().getString("role"))
-      .recover(error -> Future.failedFuture(Failure.of(error) == Failure.UNAVAILABLE ? Failure.UNAVAILABLE.exception("unavailable")
-        : Failure.UNAUTHORIZED.exception("revoked")));
   }
 
   // ---- bridge events ----
@@ -296,8 +193,8 @@ final class EventBusBridge {
     JsonObject raw = event.getRawMessage();
     if (session.identity == null) {
       JsonObject headers = raw.getValue("headers") instanceof JsonObject given ? given : new JsonObject();
-      Object ticket = headers.getValue(TICKET_HEADER);
-      session.identity = redeem(ticket instanceof String text ? text : null).onSuccess(identity -> expireAt(session, identity));
+      Object ticket = headers.getValue(BridgeTickets.HEADER);
+      session.identity = tickets.redeem(ticket instanceof String text ? text : null).onSuccess(identity -> expireAt(session, identity));
     }
     session.identity.onComplete(result -> {
       if (result.failed()) {
@@ -306,7 +203,7 @@ final class EventBusBridge {
         closeSoon(session, reason);
         return;
       }
-      Identity identity = result.result();
+      BridgeTickets.Identity identity = result.result();
       boolean own = Addresses.Events.user(identity.userId()).equals(address);
       boolean admin = Addresses.Events.ADMIN.equals(address) && identity.admin();
       if (own || admin) {
@@ -319,7 +216,7 @@ final class EventBusBridge {
   }
 
   /** The socket closes when the token its ticket came from expires. */
-  private void expireAt(Session session, Identity identity) {
+  private void expireAt(Session session, BridgeTickets.Identity identity) {
     long delay = identity.expiresAtMs() - System.currentTimeMillis();
     session.expiryTimer = vertx.setTimer(Math.max(1, delay), ignored -> close(session, "token_expired"));
   }
@@ -355,7 +252,7 @@ final class EventBusBridge {
 
   /** Writes a push of our own to the socket's user address (if it registered it). */
   private void write(Session session, JsonObject body) {
-    Identity identity = session.identity.result();
+    BridgeTickets.Identity identity = session.identity.result();
     String address = Addresses.Events.user(identity.userId());
     if (session.registered.contains(address)) {
       session.socket.write(Buffer.buffer(new JsonObject().put("type", "rec").put("address", address).put("body", body).encode()));
@@ -363,7 +260,7 @@ final class EventBusBridge {
   }
 
   private void refuse(BridgeEvent event, Session session, String address, String reason) {
-    Identity identity = session.identity != null && session.identity.succeeded() ? session.identity.result() : null;
+    BridgeTickets.Identity identity = session.identity != null && session.identity.succeeded() ? session.identity.result() : null;
     String kind = event.type().name().toLowerCase();
     log.warn("bridge refused {} {} {} {} {}", kv("event", kind), kv("address", address), kv("reason", reason),
       kv("user_id", identity == null ? null : identity.userId()), kv("remote", String.valueOf(session.socket.remoteAddress())));
@@ -399,8 +296,8 @@ final class EventBusBridge {
     if (session.closing || session.identity == null || !session.identity.succeeded()) {
       return;
     }
-    Identity identity = session.identity.result();
-    principal(identity.userId(), identity.tokenVersion()).onComplete(result -> {
+    BridgeTickets.Identity identity = session.identity.result();
+    tickets.principal(identity.userId(), identity.tokenVersion()).onComplete(result -> {
       if (result.succeeded() && !result.result().equals(identity.role())) {
         close(session, "role_changed");
       } else if (result.failed() && Failure.of(result.cause()) == Failure.UNAUTHORIZED) {

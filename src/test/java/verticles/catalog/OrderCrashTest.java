@@ -63,7 +63,7 @@ class OrderCrashTest {
         .put("stock", 5), admin).json().getLong("id");
       rich = register(api, "rich", admin, 1_000);
       poor = register(api, "poor", admin, 100);
-      assertEquals(0, all.terminate(Duration.ofSeconds(20)), all.output());
+      all.assertStopsCleanly(Duration.ofSeconds(20));
     }
     try (NodeProcess doomed = NodeProcess.start(work.resolve("doomed"), env(databaseUrl, "http,identity,catalog"))) {
       TestServers.await("the node without a ledger", Duration.ofSeconds(90), () -> doomed.output().contains("ready in"));
@@ -91,7 +91,7 @@ class OrderCrashTest {
       assertEquals(100, TestServers.scalar(databaseUrl, "SELECT amount FROM balances WHERE user_id = " + poor), "nothing taken");
       assertEquals(3, TestServers.scalar(databaseUrl, "SELECT stock FROM products WHERE id = " + product), "the failed order's unit is back");
       assertEquals(1, TestServers.scalar(databaseUrl, "SELECT count(*) FROM transactions WHERE type = 'transfer'"));
-      assertEquals(0, survivor.terminate(Duration.ofSeconds(20)), survivor.output());
+      survivor.assertStopsCleanly(Duration.ofSeconds(20));
     }
   }
 }

@@ -93,7 +93,7 @@ class ClusterTlsTest {
 
         // And the member still reaches everything, strangers or not.
         assertEquals(200, member.get("/health/ready").statusCode());
-        assertEquals(0, member.terminate(Duration.ofSeconds(15)), member.output());
+        member.assertStopsCleanly(Duration.ofSeconds(15));
       }
     }
   }

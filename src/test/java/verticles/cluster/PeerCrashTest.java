@@ -122,7 +122,7 @@ class PeerCrashTest {
       assertTrue(handedBack >= 1, "some task ran a second time after its member was lost");
       assertEquals(0, TestServers.scalar(databaseUrl, "SELECT count(*) FROM tasks WHERE queue = 'crash' AND attempts > 2"),
         "no task ran more than twice");
-      assertEquals(0, survivor.terminate(Duration.ofSeconds(15)), survivor.output());
+      survivor.assertStopsCleanly(Duration.ofSeconds(15));
     }
   }
 

@@ -61,12 +61,12 @@ class TwoNodeClusterTest {
         assertEquals("2", joined.group(2), "the second node saw two members");
         System.out.println("second JVM joined the cluster in " + joined.group(1) + " ms");
 
-        assertEquals(0, services.terminate(Duration.ofSeconds(10)), services.output());
+        services.assertStopsCleanly(Duration.ofSeconds(10));
       }
       HttpResponse<String> alone = edge.get("/health/ready");
       assertEquals(503, alone.statusCode(), "with the services gone, the edge is not ready: " + alone.body());
       assertTrue(new JsonObject(alone.body()).getJsonArray("failed").contains("ledger"), alone.body());
-      assertEquals(0, edge.terminate(Duration.ofSeconds(10)), edge.output());
+      edge.assertStopsCleanly(Duration.ofSeconds(10));
     }
   }
 

@@ -14,6 +14,8 @@ import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
 /** A Pulse node in its own JVM (verticles.Main), for tests where a process boundary or a signal is the point. */
 public final class NodeProcess implements AutoCloseable {
 
@@ -119,12 +121,17 @@ public final class NodeProcess implements AutoCloseable {
   }
 
   /** Sends SIGTERM; returns the exit code, or fails when the node takes longer than {@code timeout}. */
-  public int terminate(Duration timeout) throws InterruptedException {
+  private int terminate(Duration timeout) throws InterruptedException {
     process.destroy();
     if (!process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
       throw new AssertionError("node still running " + timeout + " after SIGTERM:\n" + output());
     }
     return process.exitValue();
+  }
+
+  /** SIGTERM, and the node must exit 0 within {@code timeout}; its log is the failure's message. */
+  public void assertStopsCleanly(Duration timeout) throws InterruptedException {
+    assertEquals(0, terminate(timeout), output());
   }
 
   /** The node's descendant processes right now (Redis, the watchdog; PostgreSQL detaches itself). */

@@ -112,7 +112,7 @@ class WorkerCrashTest {
       assertEquals(300, TestServers.scalar(databaseUrl, "SELECT amount FROM balances WHERE user_id = " + payee), "but the money moved once");
       assertEquals(1, TestServers.scalar(databaseUrl, "SELECT count(*) FROM transactions WHERE type = 'transfer'"));
       assertEquals(0, TestServers.scalar(databaseUrl, "SELECT count(*) FROM tasks WHERE status = 'running'"), "nothing left running");
-      assertEquals(0, survivor.terminate(Duration.ofSeconds(10)), survivor.output());
+      survivor.assertStopsCleanly(Duration.ofSeconds(10));
     }
   }
 }
