@@ -129,6 +129,24 @@ class LedgerBatchTest {
     }
   }
 
+  /** ledger_time (V14) writes an answer's created_at: UTC, whole seconds, milliseconds or microseconds, as Java's Instant. */
+  @Test
+  void answerTimesAreWrittenAsJavaWritesInstants() throws Exception {
+    List<String> instants = List.of("2026-11-30T08:00:00Z", "2026-11-30T08:00:00.500Z", "2026-11-30T08:00:00.123Z",
+      "2026-11-30T08:00:00.000123Z", "2026-11-30T23:59:59.999999Z", "1999-01-01T00:00:00.010Z", "2026-03-01T12:34:56.700100Z");
+    try (Connection db = TestServers.jdbc(url);
+         PreparedStatement call = db.prepareStatement("SELECT ledger_time(?::timestamptz)")) {
+      db.createStatement().execute("SET TimeZone = 'Asia/Kolkata'");
+      for (String instant : instants) {
+        call.setString(1, java.time.Instant.parse(instant).atOffset(java.time.ZoneOffset.ofHours(2)).toString());
+        try (ResultSet rows = call.executeQuery()) {
+          rows.next();
+          assertEquals(java.time.Instant.parse(instant).toString(), rows.getString(1), "given at +02:00, in a session at +05:30");
+        }
+      }
+    }
+  }
+
   @Test
   void aKeyReplaysInsideOneBatchAndAnotherBodyIsRefused() throws Exception {
     try (Connection db = TestServers.jdbc(url)) {
