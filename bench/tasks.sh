@@ -9,7 +9,7 @@
 # no-op tasks into the queue "bench", never paused, so the dispatcher runs them while they arrive,
 # submitted in batches of 100 (POST /api/v1/tasks/batch): full load, N submitted over HTTP as fast
 # as the API allows (8 batch requests in flight) until all N are 'succeeded' in PostgreSQL; half
-# load, N submitted open loop at half that throughput (every 5 ms the tasks that came due, as one
+# load, 10 s of submits open loop at half that throughput (every 5 ms the tasks that came due, as one
 # batch); then 10,000 single submits (one POST /api/v1/tasks per task, 64 in flight) at full load,
 # after rounds of 10,000 that warm that endpoint up until the JIT compiler used under 0.1 core in one.
 # Throughput is N / (first submit -> last finished_at); enqueue-to-start per task is started_at -
@@ -22,13 +22,14 @@
 # at half the throughput of the rest) first; Pulse's is followed by VACUUM and CHECKPOINT. Writes bench/results/tasks.md. About 2 minutes
 # (plus npm install the first time). Installs postgresql-client (psql) and curl with apt-get, and
 # BullMQ with npm, when missing. Knobs (the results are then not comparable): TASKS_N,
-# TASKS_HALF_N, TASKS_WARMUP, TASKS_HALF_TICK_MS, TASKS_BATCH, TASKS_BATCH_CONCURRENCY, TASKS_CONCURRENCY,
+# TASKS_HALF_SECONDS, TASKS_HALF_N, TASKS_WARMUP, TASKS_HALF_TICK_MS, TASKS_BATCH, TASKS_BATCH_CONCURRENCY, TASKS_CONCURRENCY,
 # TASKS_NODE_CONCURRENCY, TASKS_SINGLE_N, TASKS_SINGLE_WARMUP, TASKS_WORKER_CONCURRENCY, TASKS_EXTRA_CONCURRENCY,
 # TASKS_PULSE_HALF_RATE, TASKS_BULLMQ_HALF_RATE.
 set -euo pipefail
 
 N=${TASKS_N:-20000}                      # jobs per full-load phase, each side
-HALF_N=${TASKS_HALF_N:-$N}               # jobs per half-load phase (fewer if they would take over 40 s)
+HALF_SECONDS=${TASKS_HALF_SECONDS:-10}   # a half-load phase submits for this long: rate x this many jobs
+HALF_N=${TASKS_HALF_N:-1000000}          # at most this many jobs per half-load phase
 WARMUP=${TASKS_WARMUP:-150000}           # jobs through each side before measuring (not counted): 4/5 closed loop, 1/5 paced
 BATCH=${TASKS_BATCH:-100}                # Pulse: tasks per POST /api/v1/tasks/batch (1: one POST /api/v1/tasks each); BullMQ: jobs per addBulk
 BATCH_CONCURRENCY=${TASKS_BATCH_CONCURRENCY:-8}  # batch requests / addBulk calls in flight at full load
@@ -41,7 +42,6 @@ EXTRA_CONCURRENCY=${TASKS_EXTRA_CONCURRENCY:-64}    # BullMQ extra full-load row
 PULSE_HALF_RATE=${TASKS_PULSE_HALF_RATE:-0}        # diagnostic: pace Pulse's "half" phase at this rate instead (0: half its full load)
 BULLMQ_HALF_RATE=${TASKS_BULLMQ_HALF_RATE:-0}      # the same for BullMQ
 HALF_TICK_MS=${TASKS_HALF_TICK_MS:-5}     # Pulse's batched half load: every this many ms, the tasks that came due go as one request
-HALF_MAX_SECONDS=40                      # a half-load phase is cut to rate x this many seconds of submits
 PHASE_TIMEOUT=60                         # seconds to wait for a phase's last jobs after its last submit
 if (( BATCH > 1 )); then
   PULSE_CONCURRENCY=$BATCH_CONCURRENCY   # Pulse's batched phases: requests in flight at full load
@@ -116,7 +116,7 @@ run_child timeout 900 "$JAVA" "$ROOT/bench/TasksBench.java" --url "$URL" --pg "$
   --out "$WORK/pulse.properties" --n "$N" --half-n "$HALF_N" --warmup "$WARMUP" \
   --batch "$BATCH" --concurrency "$PULSE_CONCURRENCY" --single-n "$SINGLE_N" --single-concurrency "$CONCURRENCY" \
   --single-warmup "$SINGLE_WARMUP" \
-  --half-max-seconds "$HALF_MAX_SECONDS" --half-rate "$PULSE_HALF_RATE" --half-tick-ms "$HALF_TICK_MS" \
+  --half-max-seconds "$HALF_SECONDS" --half-rate "$PULSE_HALF_RATE" --half-tick-ms "$HALF_TICK_MS" \
   --pids "$PIDS" --clk-tck "$HZ" --timeout "$PHASE_TIMEOUT" || pulse_status=$?
 if [[ $pulse_status -ne 0 && $pulse_status -ne 3 ]]; then
   say "the Pulse side failed (exit $pulse_status); the node's log:"
@@ -136,7 +136,7 @@ run_child timeout 900 node "$BULLMQ_DIR/bench.mjs" --port "$REDIS_PORT" \
   --out "$WORK/bullmq.json" --n "$N" --half-n "$HALF_N" --warmup "$WARMUP" --concurrency "$CONCURRENCY" \
   --worker-concurrency "$WORKER_CONCURRENCY" --extra-concurrency "$EXTRA_CONCURRENCY" \
   --batch "$BATCH" --batch-concurrency "$BATCH_CONCURRENCY" \
-  --half-max-seconds "$HALF_MAX_SECONDS" --half-rate "$BULLMQ_HALF_RATE" \
+  --half-max-seconds "$HALF_SECONDS" --half-rate "$BULLMQ_HALF_RATE" \
   --pids "$PIDS" --clk-tck "$HZ" --timeout "$PHASE_TIMEOUT" || bull_status=$?
 if [[ $bull_status -ne 0 && $bull_status -ne 3 ]]; then
   say "the BullMQ side failed (exit $bull_status)"
