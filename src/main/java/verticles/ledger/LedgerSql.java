@@ -2,9 +2,9 @@ package verticles.ledger;
 
 /**
  * The ledger's SQL. Money moves are applied in batches by the function ledger_apply (V10, its
- * body replaced by V13 and V14), where each move is the guarded balance update (no row changes when
- * funds are short, so nothing else happens either), the other side, the transaction, its two
- * entries and its audit row.
+ * body replaced by V13 and V14), where each move is the guarded balance update (no row changes
+ * when funds are short, so nothing else happens either), the other side, the transaction, its
+ * two entries and its audit row.
  */
 final class LedgerSql {
 

@@ -141,12 +141,13 @@ class EdgeTimeoutsTest {
     }
   }
 
+  /** Logins sent at once by the next test, so that the last ones wait past the request deadline. */
+  private static final int CROWD = 128;
+
   /**
    * Logins queued behind one hashing thread finish after their deadline answered 503: the late
    * answer from identity is dropped, not written over the 503 (which would throw on the event loop).
    */
-  private static final int CROWD = 128;
-
   @Test
   void anAnswerThatArrivesAfterTheDeadlineIsDropped() throws Exception {
     synchronized (ERRORS) {

@@ -134,9 +134,9 @@ class LedgerBatchTest {
   void answerTimesAreWrittenAsJavaWritesInstants() throws Exception {
     List<String> instants = List.of("2026-11-30T08:00:00Z", "2026-11-30T08:00:00.500Z", "2026-11-30T08:00:00.123Z",
       "2026-11-30T08:00:00.000123Z", "2026-11-30T23:59:59.999999Z", "1999-01-01T00:00:00.010Z", "2026-03-01T12:34:56.700100Z");
-    try (Connection db = TestServers.jdbc(url);
+    try (Connection db = TestServers.jdbc(url); Statement session = db.createStatement();
          PreparedStatement call = db.prepareStatement("SELECT ledger_time(?::timestamptz)")) {
-      db.createStatement().execute("SET TimeZone = 'Asia/Kolkata'");
+      session.execute("SET TimeZone = 'Asia/Kolkata'");
       for (String instant : instants) {
         call.setString(1, java.time.Instant.parse(instant).atOffset(java.time.ZoneOffset.ofHours(2)).toString());
         try (ResultSet rows = call.executeQuery()) {
