@@ -399,9 +399,10 @@ mkdir -p "$(dirname "$RESULTS")"
     <<<"$CPU_PULSE
 $CPU_BEFORE
 $CPU_PGBENCH"
-  for log in "$unexpected" "$BEFORE_LOG"; do
+  for which in this before; do
+    if [[ $which == this ]]; then log=$unexpected; node="This build's node"; else log=$BEFORE_LOG; node="The node of $BEFORE_REF (before group commit)"; fi
     if [[ -n "$log" ]]; then
-      echo "**A node logged $(wc -l <<<"$log") unexpected line(s)** (kept in bench/results/ledger-node.log), the first:"
+      echo "**$node logged $(wc -l <<<"$log") unexpected line(s)** (its log kept in bench/results/ledger-node.log, unless this build's node logged some too), the first:"
       echo
       echo '```'
       grep -m 3 -v '^[[:space:]]' <<<"$log" | cut -c1-300
