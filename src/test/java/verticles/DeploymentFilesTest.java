@@ -274,9 +274,13 @@ class DeploymentFilesTest {
     api.get("/api/v1/products", admin);
     String finished = "SELECT count(*) FROM tasks WHERE status IN ('succeeded', 'failed')";
     TestServers.await("the tasks done", Duration.ofSeconds(30), () -> TestServers.scalar(node.databaseUrl(), finished) == 21);
-    System.gc();  // the JVM's GC timer exists once a collection happened
-    TestServers.await("the queue gauges", Duration.ofSeconds(10),
-      () -> api.raw("GET", "/metrics", null).raw.body().contains("pulse_tasks_oldest_ready_seconds"));
+    // The JVM's GC timer exists once a collection happened and its notification reached the
+    // registry, on a thread of its own: wait for it (it was missing once on a fast machine).
+    System.gc();
+    TestServers.await("the queue gauges and the GC timer", Duration.ofSeconds(10), () -> {
+      String body = api.raw("GET", "/metrics", null).raw.body();
+      return body.contains("pulse_tasks_oldest_ready_seconds") && body.contains("jvm_gc_pause_seconds_sum");
+    });
     return api.raw("GET", "/metrics", null).raw.body();
   }
 
