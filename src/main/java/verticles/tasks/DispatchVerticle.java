@@ -319,10 +319,11 @@ public class DispatchVerticle extends VerticleBase {
   }
 
   /**
-   * Re-delivers what {@code member} said it held, and what was sent by shortly after {@code
-   * leftAt} and never acknowledged in time. Shortly after: for a moment after a member leaves, the
-   * cluster's map of consumers still lists it, and a delivery routed to it then is lost (seen in
-   * PeerCrashTest: a task sent as the member left waited for its whole timeout).
+   * Re-delivers what {@code member} said it held, and what was sent before {@code leftAt}, or up
+   * to {@link #UNACKNOWLEDGED_MS} after, and never acknowledged in time. After too: for a moment
+   * after a member leaves, the cluster's map of consumers still lists it, and a delivery routed to
+   * it then is lost (seen in PeerCrashTest: a task sent as the member left waited for its whole
+   * timeout).
    */
   private void requeueLost(String member, long leftAt) {
     long now = System.currentTimeMillis();
