@@ -7,6 +7,7 @@ import io.vertx.core.Vertx;
 import io.vertx.core.internal.ContextInternal;
 
 import java.util.UUID;
+import java.util.concurrent.ThreadLocalRandom;
 
 /**
  * Who a piece of work is for: the request id, the caller and the idempotency key, kept on the
@@ -88,11 +89,33 @@ public final class RequestContext {
     return mine.future();
   }
 
-  /** Accepts a caller's id when it is short and plain; otherwise makes a new one. */
+  /**
+   * Accepts a caller's id when it is short and plain; otherwise makes a new one: a random
+   * (version 4) UUID from the thread's own generator. A request id names a request in logs; it
+   * guards nothing, so it needs no secure random (which takes a lock per id).
+   */
   public static String acceptOrCreate(String offered) {
-    if (offered != null && offered.length() <= 128 && offered.matches("[A-Za-z0-9._:\\-]+")) {
+    if (offered != null && plain(offered)) {
       return offered;
     }
-    return UUID.randomUUID().toString();
+    ThreadLocalRandom random = ThreadLocalRandom.current();
+    long high = random.nextLong() & ~0xF000L | 0x4000L;
+    long low = random.nextLong() & 0x3FFFFFFFFFFFFFFFL | 0x8000000000000000L;
+    return new UUID(high, low).toString();
+  }
+
+  /** 1 to 128 letters, digits and {@code . _ : -}. */
+  private static boolean plain(String id) {
+    if (id.isEmpty() || id.length() > 128) {
+      return false;
+    }
+    for (int i = 0; i < id.length(); i++) {
+      char c = id.charAt(i);
+      boolean ok = c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == ':' || c == '-';
+      if (!ok) {
+        return false;
+      }
+    }
+    return true;
   }
 }

@@ -90,7 +90,7 @@ public class HttpVerticle extends VerticleBase {
     MeterRegistry registry = BackendRegistries.getNow(config.getString(Config.NODE_NAME));
     Authentication authentication = new Authentication(vertx, Jwt.auth(vertx, config), config.getInteger(Config.BUS_TIMEOUT_MS), registry);
     RedisAPI redis = RedisStore.client(vertx, config);
-    RateLimiter limiter = new RateLimiter(redis, Dependency.redis(vertx, config, redis), registry);
+    RateLimiter limiter = new RateLimiter(vertx, redis, Dependency.redis(vertx, config, redis), registry);
     new ApiRoutes(vertx, router, spec, authentication, limiter, config.getInteger(Config.RATE_LIMIT_AUTH_PER_MINUTE),
       config.getInteger(Config.RATE_LIMIT_USER_PER_MINUTE), config.getInteger(Config.RATE_LIMIT_PUBLIC_PER_MINUTE),
       config.getInteger(Config.BUS_TIMEOUT_MS)).mount();

@@ -34,7 +34,9 @@ class RateLimitTest {
   /** A Redis of this test's own, so it can be stopped; low limits, two HTTP instances. */
   @RegisterExtension
   static final PulseNode node = PulseNode.create().withOwnRedis()
-    .with("HTTP_INSTANCES", "2").with("RATE_LIMIT_AUTH_PER_MINUTE", "5").with("RATE_LIMIT_USER_PER_MINUTE", "8");
+    .with("HTTP_INSTANCES", "2").with("RATE_LIMIT_AUTH_PER_MINUTE", "5").with("RATE_LIMIT_USER_PER_MINUTE", "8")
+    .with("RATE_LIMIT_PUBLIC_PER_MINUTE", "640");
+  private static final int PUBLIC_LIMIT = 640;
 
   private static EmbeddedServers redis;
   private static int port;
@@ -143,6 +145,54 @@ class RateLimitTest {
     } finally {
       clients.shutdownNow();
     }
+  }
+
+  /**
+   * A busy client far from its limit is counted in leases of places taken ahead, one Redis call
+   * per lease; near the limit, one by one. Never more than the limit through (both instances
+   * serving), each request its own place, and at most a 32nd of what was left lost per instance.
+   */
+  @Test
+  void aBusyClientIsCountedInLeasesAndNeverPassesItsLimit() throws Exception {
+    long callsBefore = rateLimitCalls();
+    int farFromTheLimit = PUBLIC_LIMIT * 3 / 4;
+    List<Api.Reply> replies = productLists(farFromTheLimit);
+    long calls = rateLimitCalls() - callsBefore;
+    assertEquals(farFromTheLimit, replies.stream().filter(reply -> reply.status == 200).count());
+    assertTrue(calls * 4 < farFromTheLimit, calls + " Redis calls for " + farFromTheLimit + " requests: leases were not used");
+
+    replies.addAll(productLists(PUBLIC_LIMIT / 2));
+    List<Api.Reply> allowed = replies.stream().filter(reply -> reply.status == 200).toList();
+    assertEquals(replies.size(), allowed.size() + replies.stream().filter(reply -> reply.status == 429).count(), "only 200s and 429s");
+    assertTrue(allowed.size() <= PUBLIC_LIMIT, allowed.size() + " let through, over the limit of " + PUBLIC_LIMIT);
+    assertTrue(allowed.size() >= PUBLIC_LIMIT - 2 * PUBLIC_LIMIT / 32, "only " + allowed.size() + " of " + PUBLIC_LIMIT + " let through");
+    assertEquals(allowed.size(), allowed.stream().map(reply -> reply.header("RateLimit-Remaining")).distinct().count(),
+      "each request let through has a place of its own");
+  }
+
+  /** {@code count} anonymous GET /api/v1/products, 16 at a time, each on a new connection. */
+  private static List<Api.Reply> productLists(int count) throws Exception {
+    ExecutorService clients = Executors.newFixedThreadPool(16);
+    try {
+      List<Future<Api.Reply>> sent = new ArrayList<>();
+      for (int i = 0; i < count; i++) {
+        sent.add(clients.submit(() -> new Api(port).get("/api/v1/products", null)));
+      }
+      List<Api.Reply> replies = new ArrayList<>();
+      for (Future<Api.Reply> reply : sent) {
+        replies.add(reply.get(60, TimeUnit.SECONDS));
+      }
+      return replies;
+    } finally {
+      clients.shutdownNow();
+    }
+  }
+
+  /** Rate limit calls made to Redis so far, by every HTTP instance (the batch-size summary's count). */
+  private static long rateLimitCalls() {
+    String metrics = new Api(port).get("/metrics", null).raw.body();
+    return metrics.lines().filter(line -> line.startsWith("pulse_ratelimit_batch_size_count"))
+      .mapToLong(line -> (long) Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1))).sum();
   }
 
   @Test
