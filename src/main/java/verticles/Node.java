@@ -235,7 +235,11 @@ public final class Node {
       // Likewise each dispatcher's own address (a new one at every start).
       .addLabelMatch(new Match().setDomain(MetricsDomain.EVENT_BUS).setLabel(Label.EB_ADDRESS.toString())
         .setType(MatchType.REGEX).setValue("tasks\\.dispatcher\\..*").setAlias("tasks.dispatcher.*"));
-    VertxOptions options = new VertxOptions().setMetricsOptions(metrics);
+    // One event loop per core by default (Vert.x's is two): no verticle here blocks its loop, so
+    // fewer threads compete for the cores and more bus messages stay on the thread that sent them.
+    int loops = config.integer(Config.EVENT_LOOPS);
+    VertxOptions options = new VertxOptions().setMetricsOptions(metrics)
+      .setEventLoopPoolSize(loops > 0 ? loops : Runtime.getRuntime().availableProcessors());
     var builder = Vertx.builder().withMetrics(new MicrometerMetricsFactory(registry));
     TracingSettings.Setup tracing = TracingSettings.from(config, telemetry);
     if (tracing != null) {

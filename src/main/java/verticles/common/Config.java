@@ -28,6 +28,7 @@ public final class Config {
   public static final String HTTP_HOST = "HTTP_HOST";
   public static final String HTTP_PORT = "HTTP_PORT";
   public static final String HTTP_INSTANCES = "HTTP_INSTANCES";
+  public static final String EVENT_LOOPS = "EVENT_LOOPS";
   public static final String HTTP_IDLE_TIMEOUT_MS = "HTTP_IDLE_TIMEOUT_MS";
   public static final String HTTP_READ_TIMEOUT_MS = "HTTP_READ_TIMEOUT_MS";
   public static final String HTTP_REQUEST_TIMEOUT_MS = "HTTP_REQUEST_TIMEOUT_MS";
@@ -99,6 +100,7 @@ public final class Config {
     Map.entry(HTTP_HOST, Kind.TEXT),
     Map.entry(HTTP_PORT, Kind.PORT),
     Map.entry(HTTP_INSTANCES, Kind.COUNT),
+    Map.entry(EVENT_LOOPS, Kind.COUNT),
     Map.entry(HTTP_IDLE_TIMEOUT_MS, Kind.POSITIVE),
     Map.entry(HTTP_READ_TIMEOUT_MS, Kind.POSITIVE),
     Map.entry(HTTP_REQUEST_TIMEOUT_MS, Kind.POSITIVE),
