@@ -98,8 +98,8 @@ ORDERS_RATE=$(wrk_rate "$WORK/orders.txt")
 NON2XX=$(awk '/Non-2xx/ {print $5}' "$WORK/orders.txt"); NON2XX=${NON2XX:-0}
 
 PULSE=$(wrk_rate "$WORK/pulse.txt"); HELLO=$(wrk_rate "$WORK/hello.txt")
-RATIO=$(awk -v p="$PULSE" -v h="$HELLO" 'BEGIN { printf "%.2f", p / h }')
-MET=$(awk -v x="$RATIO" -v t="$TARGET_RATIO" 'BEGIN { print (x >= t) ? "met" : "NOT MET" }')
+RATIO=$(awk -v p="$PULSE" -v h="$HELLO" 'BEGIN { printf "%.3f", p / h }')
+MET=$(awk -v p="$PULSE" -v h="$HELLO" -v t="$TARGET_RATIO" 'BEGIN { print (p / h >= t) ? "met" : "NOT MET" }')   # unrounded
 STOCK_OK=$([[ $((STOCK_BEFORE - STOCK_AFTER)) -eq $CONFIRMED && $UNSETTLED -eq 0 ]] && echo held || echo BROKEN)
 MONEY_OK=$([[ $((MERCHANT_AFTER - MERCHANT_BEFORE)) -eq $((CONFIRMED * 7)) && $ENTRIES -eq 0 ]] && echo held || echo BROKEN)
 

@@ -78,8 +78,8 @@ PULSE=$(sed -n 's/.*"images_per_s":\([0-9]*\).*/\1/p' "$WORK/pulse.json")
 SECONDS_TAKEN=$(sed -n 's/.*"seconds":\([0-9.]*\).*/\1/p' "$WORK/pulse.json")
 FAILED=$(sed -n 's/.*"jobs_failed":\([0-9]*\).*/\1/p' "$WORK/pulse.json")
 RSS=$(sed -n 's/.*"peak_rss_mib":\([0-9]*\).*/\1/p' "$WORK/pulse.json")
-RATIO=$(awk -v p="$PULSE" -v r="$RAW" 'BEGIN { printf "%.2f", p / r }')
-MET=$(awk -v x="$RATIO" -v t="$TARGET_RATIO" 'BEGIN { print (x >= t) ? "met" : "NOT MET" }')
+RATIO=$(awk -v p="$PULSE" -v r="$RAW" 'BEGIN { printf "%.3f", p / r }')
+MET=$(awk -v p="$PULSE" -v r="$RAW" -v t="$TARGET_RATIO" 'BEGIN { print (p / r >= t) ? "met" : "NOT MET" }')   # unrounded
 say "Pulse: $PULSE images/s ($((JOBS * PER_JOB)) in $SECONDS_TAKEN s, $FAILED job(s) failed), peak RSS $RSS MiB; ratio $RATIO"
 
 mkdir -p "$(dirname "$RESULTS")"

@@ -163,7 +163,7 @@ RATIO=$(ratio "$P_FULL" "$B_FULL")
 if (( HAS_SINGLE )); then RATIO_SINGLE=$(ratio "$(p single.jobs_per_s)" "$B_FULL"); fi
 if (( HAS_BULK )); then RATIO_BULK=$(ratio "$P_FULL" "$(b r.bulk_full.jobs_per_s)"); fi
 P_HALF_P99=$(p half.e2s.p99_ms)
-GOAL_RATIO=$(awk -v r="$RATIO" 'BEGIN {print (r != "n/a" && r + 0 >= 1.0) ? "**met**" : "**not met**"}')
+GOAL_RATIO=$(awk -v a="$P_FULL" -v b="$B_FULL" 'BEGIN {print (b > 0 && a / b >= 1.0) ? "**met**" : "**not met**"}')   # unrounded
 GOAL_P99=$(awk -v v="$P_HALF_P99" 'BEGIN {print (v + 0 < 10) ? "**met**" : "**not met**"}')
 if [[ $PULSE_HALF_RATE != 0 ]]; then GOAL_P99="**not judged** (TASKS_PULSE_HALF_RATE set: not half load)"; fi
 if (( BATCH > 1 )); then PULSE_NAME="Pulse (batches of $BATCH)"; else PULSE_NAME="Pulse"; fi
