@@ -44,9 +44,9 @@ final class RateLimiter {
 
   private static final long WINDOW_MS = 60_000;
   private static final int MOST = 500;
-  static final int LEASE_FIRST = 4;
-  static final int LEASE_MOST = 1024;
-  static final int LEASE_SHARE = 32;
+  private static final int LEASE_FIRST = 4;
+  private static final int LEASE_MOST = 1024;
+  private static final int LEASE_SHARE = 32;
   /**
    * KEYS: the counters; ARGV: the window in ms, the lease share, then for each key its
    * arrivals, its limit and the lease it would like. Returns for each key, in turn: its count
