@@ -9,7 +9,8 @@ import java.util.Map;
 /**
  * Certificates for clustered nodes under test, made once per test JVM by the project's own
  * scripts/dev-ca.sh: a member's, signed by the tests' cluster CA, and a stranger's, signed by
- * another CA (what someone without the cluster's CA could make for themselves).
+ * another CA (what someone without the cluster's CA could make for themselves). The directory
+ * is deleted when the test JVM exits.
  */
 public final class ClusterCerts {
 
@@ -40,6 +41,8 @@ public final class ClusterCerts {
     }
     try {
       Path tls = Files.createTempDirectory("pulse-test-tls");
+      // Gone with the test JVM (the clustered tests' child JVMs are stopped before it ends).
+      Runtime.getRuntime().addShutdownHook(new Thread(() -> TestServers.deleteQuietly(tls)));
       run(tls.resolve("cluster"), "member");
       run(tls.resolve("other"), "stranger");
       dir = tls;

@@ -146,7 +146,8 @@ public final class TestServers {
     return value == null || value.isBlank();
   }
 
-  private static void deleteQuietly(Path dir) {
+  /** Deletes a temp directory and everything in it, as far as it can. */
+  static void deleteQuietly(Path dir) {
     try (var paths = Files.walk(dir)) {
       paths.sorted(java.util.Comparator.reverseOrder()).forEach(path -> path.toFile().delete());
     } catch (IOException | UncheckedIOException e) {
