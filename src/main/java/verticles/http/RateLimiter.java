@@ -73,6 +73,10 @@ final class RateLimiter {
   private record Check(String key, int limit) {
   }
 
+  /** A batch's requests for one key, in arrival order, and the key's limit. */
+  private record Arrivals(int limit, List<Promise<Counted>> answers) {
+  }
+
   /** A request's place in its key's window, and the ms the window has left. */
   private record Counted(long count, long ttlMs) {
   }
@@ -170,20 +174,17 @@ final class RateLimiter {
    * whose lease is still open asks for none (one open lease a key, none thrown away unused).
    */
   private Future<?> count(List<GroupCommit.Pending<Check, Counted>> batch) {
-    Map<String, List<Promise<Counted>>> byKey = new LinkedHashMap<>();
-    Map<String, Check> checks = new HashMap<>();
-    batch.forEach(each -> {
-      byKey.computeIfAbsent(each.item().key(), key -> new ArrayList<>()).add(each.answer());
-      checks.putIfAbsent(each.item().key(), each.item());
-    });
+    Map<String, Arrivals> byKey = new LinkedHashMap<>();
+    batch.forEach(each -> byKey.computeIfAbsent(each.item().key(), key -> new Arrivals(each.item().limit(), new ArrayList<>()))
+      .answers().add(each.answer()));
     List<String> args = new ArrayList<>();
     args.add(String.valueOf(WINDOW_MS));
     args.add(String.valueOf(LEASE_SHARE));
     long sent = System.nanoTime();
     byKey.forEach((key, arrivals) -> {
       Lease lease = leases.get(key);
-      args.add(String.valueOf(arrivals.size()));
-      args.add(String.valueOf(checks.get(key).limit()));
+      args.add(String.valueOf(arrivals.answers().size()));
+      args.add(String.valueOf(arrivals.limit()));
       args.add(String.valueOf(lease == null ? LEASE_FIRST : lease.open(sent) ? 0 : lease.nextSize()));
     });
     return COUNT.run(redis, List.copyOf(byKey.keySet()), args)
@@ -191,16 +192,16 @@ final class RateLimiter {
       .onSuccess(reply -> {
         dependency.answered();
         int i = 0;
-        for (Map.Entry<String, List<Promise<Counted>>> entry : byKey.entrySet()) {
-          List<Promise<Counted>> arrivals = entry.getValue();
+        for (Map.Entry<String, Arrivals> entry : byKey.entrySet()) {
+          List<Promise<Counted>> answers = entry.getValue().answers();
           long last = reply.get(i).toLong();
           int leased = reply.get(i + 1).toInteger();
           long ttlMs = reply.get(i + 2).toLong();
           if (leased > 0) {
             leases.put(entry.getKey(), new Lease(last + 1, leased, sent + TimeUnit.MILLISECONDS.toNanos(ttlMs)));
           }
-          for (int k = 0; k < arrivals.size(); k++) {
-            arrivals.get(k).complete(new Counted(last - arrivals.size() + 1 + k, ttlMs));
+          for (int k = 0; k < answers.size(); k++) {
+            answers.get(k).complete(new Counted(last - answers.size() + 1 + k, ttlMs));
           }
           i += 3;
         }
