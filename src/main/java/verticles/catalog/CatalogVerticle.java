@@ -27,6 +27,7 @@ import verticles.common.Role;
 import verticles.common.ServiceHealth;
 import verticles.common.ServiceReplies;
 import verticles.common.TaskTypes;
+import verticles.common.VersionedJson;
 
 import java.util.Currency;
 
@@ -91,11 +92,11 @@ public class CatalogVerticle extends VerticleBase {
   }
 
   /** A product through the cache; a deleted one is not found. */
-  private Future<JsonObject> get(JsonObject body) {
+  private Future<VersionedJson> get(JsonObject body) {
     long id = body.getLong("id");
-    return cache.get(id).compose(product -> product == null || product.getValue("deleted_at") != null
+    return cache.get(id).compose(product -> product == null || product.deleted()
       ? Future.failedFuture(Failure.NOT_FOUND.exception("no product " + id))
-      : Future.succeededFuture(product));
+      : Future.succeededFuture(new VersionedJson(product.version(), product.json())));
   }
 
   private Future<JsonObject> list(JsonObject query) {

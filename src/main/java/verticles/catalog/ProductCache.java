@@ -5,8 +5,10 @@ import io.micrometer.core.instrument.MeterRegistry;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
+import io.vertx.core.buffer.Buffer;
 import io.vertx.core.json.JsonObject;
 import io.vertx.redis.client.RedisAPI;
+import io.vertx.redis.client.Response;
 import verticles.common.RequestContext;
 import verticles.common.Dependency;
 import verticles.common.GroupCommit;
@@ -22,8 +24,9 @@ import java.util.Queue;
 import java.util.function.Function;
 
 /**
- * Products read through Redis. Each cached product is a hash {@code catalog:product:<id>}
- * holding its version and its JSON. A committed change first marks the key with the product's
+ * Products read through Redis. Each cached product is a hash {@code catalog:product-json:<id>}
+ * holding its version and its JSON as the API shows it (the word {@code deleted} for a deleted
+ * one), handed on as those bytes: a hit is never parsed or encoded again. A committed change first marks the key with the product's
  * new version and no JSON (the next read loads it again); a loader may store only a version at
  * least as new as the one marked, so a slow loader that read before a change can never put the
  * older product back. Reads that arrive while one is on its way share the next one, and there is
@@ -58,8 +61,8 @@ final class ProductCache {
   private final RedisAPI redis;
   private final Dependency dependency;
   private final Function<Long, Future<JsonObject>> loader;
-  private final GroupCommit<Long, JsonObject> reads;
-  private final Map<Long, Future<JsonObject>> loading = new HashMap<>();
+  private final GroupCommit<Long, CachedProduct> reads;
+  private final Map<Long, Future<CachedProduct>> loading = new HashMap<>();
   /** Marks Redis did not take: product id → version, written again until they are. */
   private final Map<Long, Integer> unmarked = new HashMap<>();
   private final Counter hits;
@@ -82,15 +85,40 @@ final class ProductCache {
     vertx.setPeriodic(1000, ignored -> markAgain());
   }
 
+  /** A product as cached: its version and the JSON the API shows, already encoded; no JSON when it is deleted. */
+  record CachedProduct(int version, Buffer json) {
+
+    private static final String DELETED = "deleted";
+
+    static CachedProduct of(JsonObject product) {
+      return product == null ? null
+        : new CachedProduct(product.getInteger("version"), product.getValue("deleted_at") == null ? product.toBuffer() : null);
+    }
+
+    /** What Redis reads back: the JSON of a product starts with '{', anything else marks it deleted. */
+    static CachedProduct read(Response version, Response json) {
+      Buffer text = json.toBuffer();
+      return new CachedProduct(version.toInteger(), text.length() > 0 && text.getByte(0) == '{' ? text : null);
+    }
+
+    boolean deleted() {
+      return json == null;
+    }
+
+    String stored() {
+      return deleted() ? DELETED : json.toString();
+    }
+  }
+
   static String key(long id) {
-    return "catalog:product:" + id;
+    return "catalog:product-json:" + id;
   }
 
   /** The product (deleted ones too: the caller decides), or null when there is none. */
-  Future<JsonObject> get(long id) {
+  Future<CachedProduct> get(long id) {
     if (!dependency.mayTry()) {
       bypassed.increment();
-      return loader.apply(id);
+      return loader.apply(id).map(CachedProduct::of);
     }
     return reads.add(id)
       .transform(cached -> {
@@ -101,38 +129,38 @@ final class ProductCache {
             return Future.succeededFuture(cached.result());
           }
           misses.increment();
-          return loadOnce(id, true);
+          return loadOnce(id);
         }
         dependency.failed(cached.cause());
         bypassed.increment();
-        return loader.apply(id);
+        return loader.apply(id).map(CachedProduct::of);
       });
   }
 
   /**
-   * The reads that arrived while one was on its way to Redis go together: one HGET per product
-   * (pipelined), its JSON parsed once for all who asked. Every read is still sent after its
-   * request arrived, so it sees every change committed before.
+   * The reads that arrived while one was on its way to Redis go together: one HMGET per product
+   * (pipelined), its answer shared by all who asked. Every read is still sent after its request
+   * arrived, so it sees every change committed before.
    */
-  private Future<?> read(List<GroupCommit.Pending<Long, JsonObject>> batch) {
-    Map<Long, List<Promise<JsonObject>>> byId = new LinkedHashMap<>();
+  private Future<?> read(List<GroupCommit.Pending<Long, CachedProduct>> batch) {
+    Map<Long, List<Promise<CachedProduct>>> byId = new LinkedHashMap<>();
     batch.forEach(each -> byId.computeIfAbsent(each.item(), id -> new ArrayList<>()).add(each.answer()));
     List<Future<?>> sent = new ArrayList<>();
-    byId.forEach((id, askers) -> sent.add(redis.hget(key(id), "json").onSuccess(json -> {
-      JsonObject product = json == null ? null : new JsonObject(json.toString());
+    byId.forEach((id, askers) -> sent.add(redis.hmget(List.of(key(id), "v", "json")).onSuccess(fields -> {
+      CachedProduct product = fields.get(1) == null ? null : CachedProduct.read(fields.get(0), fields.get(1));
       askers.forEach(asker -> asker.complete(product));
     })));
     return Future.join(sent);
   }
 
   /** Concurrent misses of one key share one load; the loaded product is stored unless a newer one is known. */
-  private Future<JsonObject> loadOnce(long id, boolean store) {
-    Future<JsonObject> pending = loading.get(id);
+  private Future<CachedProduct> loadOnce(long id) {
+    Future<CachedProduct> pending = loading.get(id);
     if (pending != null) {
       return RequestContext.here(pending);
     }
-    Future<JsonObject> load = loader.apply(id).compose(product -> product == null || !store ? Future.succeededFuture(product)
-      : STORE.run(redis, List.of(key(id)), List.of(String.valueOf(product.getInteger("version")), product.encode(), String.valueOf(TTL_MS)))
+    Future<CachedProduct> load = loader.apply(id).map(CachedProduct::of).compose(product -> product == null ? Future.succeededFuture(null)
+      : STORE.run(redis, List.of(key(id)), List.of(String.valueOf(product.version()), product.stored(), String.valueOf(TTL_MS)))
         .otherwiseEmpty().map(product));
     loading.put(id, load);
     return load.onComplete(done -> loading.remove(id));

@@ -23,6 +23,8 @@ public final class BusHeaders {
   public static final String TIMEOUT_MS = "x-timeout-ms";
   /** Task deliveries: the dispatcher's own address, where the receiving node says it has the task. */
   public static final String DISPATCHER = "x-dispatcher";
+  /** A reply already encoded as JSON ({@link VersionedJson}): the version its ETag names. */
+  public static final String VERSION = "x-version";
 
   /**
    * The time a task handler has to answer ({@link #TIMEOUT_MS}: the dispatcher already keeps a

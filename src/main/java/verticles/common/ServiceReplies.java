@@ -2,6 +2,7 @@ package verticles.common;
 
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
+import io.vertx.core.eventbus.DeliveryOptions;
 import io.vertx.core.eventbus.Message;
 import io.vertx.core.eventbus.ReplyException;
 import io.vertx.core.json.JsonObject;
@@ -12,7 +13,7 @@ import java.util.function.Function;
 
 /**
  * How a service answers a bus address: the handler returns a future (or throws); its result is
- * the reply, a coded failure goes back as is (with its details), an unreachable dependency goes
+ * the reply (a {@link VersionedJson} goes as its bytes, the version in a header), a coded failure goes back as is (with its details), an unreachable dependency goes
  * back as "unavailable" (and is told to its {@link Dependency}, which logs the outage once), and
  * anything else is logged here and goes back as "internal" without its details.
  */
@@ -37,7 +38,11 @@ public final class ServiceReplies {
 
   private static void reply(Vertx vertx, Message<JsonObject> message, Object body, Throwable error) {
     if (error == null) {
-      message.reply(body);
+      if (body instanceof VersionedJson versioned) {
+        message.reply(versioned.json(), new DeliveryOptions().addHeader(BusHeaders.VERSION, String.valueOf(versioned.version())));
+      } else {
+        message.reply(body);
+      }
       return;
     }
     if (error instanceof ServiceFailure failure) {

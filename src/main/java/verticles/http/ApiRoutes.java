@@ -2,7 +2,9 @@ package verticles.http;
 
 import io.vertx.core.Handler;
 import io.vertx.core.Vertx;
+import io.vertx.core.buffer.Buffer;
 import io.vertx.core.eventbus.DeliveryOptions;
+import io.vertx.core.http.HttpHeaders;
 import io.vertx.core.http.HttpMethod;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
@@ -167,7 +169,8 @@ final class ApiRoutes {
 
   /**
    * The bus message is the validated body merged with the validated parameters; the
-   * Idempotency-Key header travels as a delivery header, like the caller. A null reply means 204.
+   * Idempotency-Key header travels as a delivery header, like the caller. A null reply means 204;
+   * bytes (a service's {@code VersionedJson}) go out as they are, with their version's ETag.
    */
   private Handler<RoutingContext> forward(Endpoint endpoint) {
     String address = endpoint.address();
@@ -188,16 +191,25 @@ final class ApiRoutes {
       if (endpoint.versioned() && !Versions.expected(rc, message)) {
         return;
       }
-      Bus.<JsonObject>request(vertx, address, message, options)
+      Bus.request(vertx, address, message, options)
         .onSuccess(reply -> {
           if (Problem.answered(rc)) {
             return;
           }
-          if (reply.body() == null) {
+          Object answer = reply.body();
+          if (answer == null) {
             rc.response().setStatusCode(204).end();
-          } else if (!endpoint.versioned() || !Versions.notModified(rc, reply.body())) {
-            rc.response().setStatusCode(status == 201 && nothingNew(reply.body()) ? 200 : status);
-            rc.json(reply.body());
+          } else if (answer instanceof Buffer json) {  // a VersionedJson, already encoded
+            if (!Versions.notModified(rc, reply.headers().get(BusHeaders.VERSION))) {
+              rc.response().setStatusCode(status).putHeader(HttpHeaders.CONTENT_TYPE, "application/json").end(json);
+            }
+          } else {
+            JsonObject json = (JsonObject) answer;
+            Object version = json.getValue("version");
+            if (!endpoint.versioned() || !Versions.notModified(rc, version == null ? null : version.toString())) {
+              rc.response().setStatusCode(status == 201 && nothingNew(json) ? 200 : status);
+              rc.json(json);
+            }
           }
         })
         .onFailure(error -> Problem.fail(rc, error));

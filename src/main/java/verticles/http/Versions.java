@@ -34,8 +34,7 @@ final class Versions {
   }
 
   /** Sets the ETag of the answer; true (answered 304) when the client already has that version. */
-  static boolean notModified(RoutingContext rc, JsonObject body) {
-    Integer version = body.getInteger("version");
+  static boolean notModified(RoutingContext rc, String version) {
     if (version == null) {
       return false;
     }

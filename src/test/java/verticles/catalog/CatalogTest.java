@@ -142,6 +142,8 @@ class CatalogTest {
     String path = "/api/v1/products/" + product.getLong("id");
     Api.Reply read = node.api().get(path, null);
     assertEquals("\"1\"", read.header("ETag"));
+    assertEquals("application/json", read.header("Content-Type"));
+    assertEquals(product, read.json(), "the cached JSON is the product as created");
     assertEquals(304, node.api().raw("GET", path, null, "If-None-Match", "\"1\"").status);
     String admin = "Bearer " + node.adminToken();
     String change = new JsonObject().put("price", 950).encode();
@@ -191,6 +193,7 @@ class CatalogTest {
     assertEquals(404, order(user, 999_999_999L, 1, "nothing").status, "no such product");
     assertEquals(204, node.api().delete(path, node.adminToken()).status);
     assertEquals(404, node.api().get(path, null).status, "gone, at once, through the cache");
+    assertEquals(404, node.api().get(path, null).status, "and still gone when the cache has the deletion");
     assertEquals(404, node.api().delete(path, node.adminToken()).status);
   }
 }

@@ -22,6 +22,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The product cache against a real Redis, with a loader the test controls. */
 class ProductCacheTest {
@@ -75,19 +76,19 @@ class ProductCacheTest {
     ProductCache cache = onContext(() -> Future.succeededFuture(cache()));
     stored.set(product(id, 1, 100));
     gate.set(Promise.promise());
-    Future<JsonObject> slow = onContext(() -> Future.succeededFuture(cache.get(id)));
+    Future<ProductCache.CachedProduct> slow = onContext(() -> Future.succeededFuture(cache.get(id)));
     TestServers.await("the loader to read version 1 (then it waits)", Duration.ofSeconds(10), () -> loads.get() == 1);
 
     stored.set(product(id, 2, 200));  // the change commits...
     onContext(() -> cache.changed(id, 2));  // ...and marks the cache
     Promise<Void> held = gate.getAndSet(null);
     vertx.runOnContext(ignored -> held.complete());
-    assertEquals(1, await(slow).getInteger("version"), "the slow reader itself saw what it read");
+    assertEquals(1, await(slow).version(), "the slow reader itself saw what it read");
 
-    JsonObject after = onContext(() -> cache.get(id));
-    assertEquals(2, after.getInteger("version"), "the next read is the new version, not the slow loader's");
-    assertEquals(200, after.getLong("price"));
-    assertEquals(2, onContext(() -> cache.get(id)).getInteger("version"), "and it is cached");
+    ProductCache.CachedProduct after = onContext(() -> cache.get(id));
+    assertEquals(2, after.version(), "the next read is the new version, not the slow loader's");
+    assertEquals(product(id, 2, 200), new JsonObject(after.json()), "with that version's JSON");
+    assertEquals(2, onContext(() -> cache.get(id)).version(), "and it is cached");
     assertEquals(2, loads.get(), "the slow load, then one load of the new version");
   }
 
@@ -97,14 +98,32 @@ class ProductCacheTest {
     ProductCache cache = onContext(() -> Future.succeededFuture(cache()));
     stored.set(product(id, 5, 1));
     gate.set(Promise.promise());
-    List<Future<JsonObject>> readers = onContext(() -> Future.succeededFuture(List.of(cache.get(id), cache.get(id), cache.get(id))));
+    List<Future<ProductCache.CachedProduct>> readers = onContext(() -> Future.succeededFuture(List.of(cache.get(id), cache.get(id), cache.get(id))));
     TestServers.await("all three readers to miss while the first load is held", Duration.ofSeconds(10),
       () -> meters.counter("pulse.cache.requests", "cache", "products", "result", "miss").count() == 3);
     Promise<Void> held = gate.getAndSet(null);
     vertx.runOnContext(ignored -> held.complete());
-    for (Future<JsonObject> reader : readers) {
-      assertEquals(5, await(reader).getInteger("version"));
+    for (Future<ProductCache.CachedProduct> reader : readers) {
+      assertEquals(5, await(reader).version());
     }
     assertEquals(1, loads.get(), "one loader for the stampede");
+  }
+
+  @Test
+  void aDeletedProductIsCachedAsDeletedWithoutItsJson() throws Exception {
+    long id = System.nanoTime();
+    ProductCache cache = onContext(() -> Future.succeededFuture(cache()));
+    stored.set(product(id, 1, 100));
+    assertEquals(product(id, 1, 100), new JsonObject(onContext(() -> cache.get(id)).json()));
+
+    stored.set(product(id, 2, 100).put("deleted_at", "2026-11-30T00:00:00Z"));
+    onContext(() -> cache.changed(id, 2));
+    for (int read = 0; read < 2; read++) {
+      ProductCache.CachedProduct deleted = onContext(() -> cache.get(id));
+      assertEquals(2, deleted.version());
+      assertTrue(deleted.deleted(), "read " + read + " sees the product deleted");
+    }
+    assertEquals(2, loads.get(), "the deletion was loaded once, then read from the cache");
+    assertEquals(1, meters.counter("pulse.cache.requests", "cache", "products", "result", "hit").count());
   }
 }
