@@ -102,9 +102,12 @@ final class ApiRoutes {
     new Endpoint(HttpMethod.POST, "/api/v1/orders/{id}/refund", Addresses.Catalog.ORDER_REFUND, 200, Access.AUTHENTICATED));
 
   private static final String IDEMPOTENCY_KEY = "Idempotency-Key";
+  /** Where the areas' names start: the segment after it names a path's area. */
+  private static final String AREAS = "/api/v1/";
 
   private final Vertx vertx;
   private final Router router;
+  private final Map<String, Router> areas = new LinkedHashMap<>();
   private final ApiSpec spec;
   private final Authentication authentication;
   private final RateLimiter limiter;
@@ -127,20 +130,39 @@ final class ApiRoutes {
   }
 
   /**
-   * Literal paths are mounted first, each followed by a 405 for the methods it does not serve;
-   * then the paths with parameters. So {@code GET /api/v1/transactions/credit} is a 405 (credit
-   * is POST only), not a 400 for a transaction id that is not a number.
+   * Each area ({@code /api/v1/products}, {@code /api/v1/tasks}, …) has a sub-router of its own:
+   * a router tries its routes one by one, and a product read that passed all ninety before its
+   * own spent about 3 µs (a tenth of its CPU) doing it; now it passes the areas, then its area's few routes. Within an
+   * area, literal paths are mounted first, each followed by a 405 for the methods it does not
+   * serve; then the paths with parameters. So {@code GET /api/v1/transactions/credit} is a 405
+   * (credit is POST only), not a 400 for a transaction id that is not a number.
    */
   void mount() {
     Map<String, Set<String>> literal = new LinkedHashMap<>();
     ENDPOINTS.stream().filter(Endpoint::literal)
       .forEach(endpoint -> literal.computeIfAbsent(endpoint.path(), p -> new TreeSet<>()).add(endpoint.method().name()));
     ENDPOINTS.stream().filter(Endpoint::literal).forEach(this::mount);
-    literal.forEach((path, methods) -> router.route(path).handler(rc -> {
+    literal.forEach((path, methods) -> area(path).route(inArea(path)).handler(rc -> {
       rc.response().putHeader("Allow", String.join(", ", methods));
       Problem.send(rc, 405, rc.request().method() + " is not allowed on " + path + "; use " + String.join(" or ", methods));
     }));
     ENDPOINTS.stream().filter(endpoint -> !endpoint.literal()).forEach(this::mount);
+  }
+
+  /** The sub-router of a path's area, mounted on first use. */
+  private Router area(String path) {
+    int end = path.indexOf('/', AREAS.length());
+    return areas.computeIfAbsent(end < 0 ? path : path.substring(0, end), prefix -> {
+      Router area = Router.router(vertx);
+      router.route(prefix + "*").subRouter(area);
+      return area;
+    });
+  }
+
+  /** A path as its area's sub-router sees it: without the area's prefix. */
+  private static String inArea(String path) {
+    int end = path.indexOf('/', AREAS.length());
+    return end < 0 ? "/" : path.substring(end);
   }
 
   private void mount(Endpoint endpoint) {
@@ -161,7 +183,7 @@ final class ApiRoutes {
   @SafeVarargs
   private void route(Endpoint endpoint, Handler<RoutingContext>... handlers) {
     spec.operation(endpoint.method().name(), endpoint.path());
-    Route route = router.route(endpoint.method(), endpoint.path().replaceAll("\\{(\\w+)}", ":$1"));
+    Route route = area(endpoint.path()).route(endpoint.method(), inArea(endpoint.path()).replaceAll("\\{(\\w+)}", ":$1"));
     for (Handler<RoutingContext> handler : handlers) {
       route.handler(handler);
     }
@@ -229,17 +251,25 @@ final class ApiRoutes {
       && items.stream().allMatch(item -> item instanceof JsonObject json && json.getBoolean("replayed", false));
   }
 
-  /** Every method and path the router serves, in the document's {id} form (for the coverage test). */
+  /** Every method and path the router (and its areas' sub-routers) serves, in the document's {id} form. */
   static List<String> served(Router router) {
     List<String> served = new ArrayList<>();
+    served(router, "", served);
+    return served.stream().sorted(Comparator.naturalOrder()).collect(Collectors.toList());
+  }
+
+  private static void served(Router router, String prefix, List<String> served) {
     for (Route route : router.getRoutes()) {
+      if (route.getSubRouter() != null && route.getPath().startsWith(AREAS)) {  // (not SockJS's: the bridge is not REST)
+        served(route.getSubRouter(), prefix + route.getPath().replaceAll("\\*$", ""), served);
+      }
       if (route.getPath() == null || route.methods() == null) {
         continue;
       }
+      String path = prefix + route.getPath().replaceAll(":(\\w+)", "{$1}");
       for (HttpMethod method : route.methods()) {
-        served.add(method.name() + " " + route.getPath().replaceAll(":(\\w+)", "{$1}"));
+        served.add(method.name() + " " + (path.length() > 1 && path.endsWith("/") ? path.substring(0, path.length() - 1) : path));
       }
     }
-    return served.stream().sorted(Comparator.naturalOrder()).collect(Collectors.toList());
   }
 }

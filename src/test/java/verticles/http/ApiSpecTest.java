@@ -1,6 +1,8 @@
 package verticles.http;
 
+import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonObject;
+import io.vertx.ext.web.Router;
 import org.junit.jupiter.api.Test;
 
 import java.util.List;
@@ -19,6 +21,25 @@ class ApiSpecTest {
     List<String> missing = spec.undescribed(List.of("GET /health/live", "POST /api/v1/auth/login",
       "GET /api/v1/users/{id}", "GET /admin/secret", "DELETE /api/v1/me"));
     assertEquals(List.of("GET /admin/secret", "DELETE /api/v1/me"), missing);
+  }
+
+  @Test
+  void theServedRoutesIncludeThoseOfEachAreasSubRouter() {
+    Vertx vertx = Vertx.vertx();
+    try {
+      Router router = Router.router(vertx);  // (a router lists only routes that have a handler)
+      Router products = Router.router(vertx);
+      router.get("/health/live").handler(rc -> { });
+      router.route("/api/v1/products*").subRouter(products);
+      products.get("/").handler(rc -> { });
+      products.route("/").handler(rc -> { });  // a 405 answer: no method of its own
+      products.get("/:id").handler(rc -> { });
+      products.put("/:id").handler(rc -> { });
+      assertEquals(List.of("GET /api/v1/products", "GET /api/v1/products/{id}", "GET /health/live", "PUT /api/v1/products/{id}"),
+        ApiRoutes.served(router));
+    } finally {
+      vertx.close();
+    }
   }
 
   @Test

@@ -210,6 +210,19 @@ class IdentityApiTest {
   }
 
   @Test
+  void aWrongMethodOrAnUnknownPathIsAnsweredAsSuchInEveryArea() {
+    Api.Reply credit = api.raw("GET", "/api/v1/transactions/credit", null);
+    assertEquals(405, credit.status, "a literal path is not taken for a transaction id");
+    assertEquals("POST", credit.header("Allow"));
+    assertEquals("GET, POST", api.raw("DELETE", "/api/v1/products", null).header("Allow"));
+    assertEquals(405, api.raw("PATCH", "/api/v1/products/1", null).status);
+    assertEquals(405, api.raw("POST", "/api/v1/me", null).status);
+    assertEquals(404, api.raw("GET", "/api/v1/productsx", null).status, "an area's prefix alone is not its path");
+    assertEquals(404, api.raw("GET", "/api/v1/products/1/x", null).status);
+    assertEquals(200, api.raw("GET", "/api/v1/products/", null).status);
+  }
+
+  @Test
   void aDeletedUsersTokenIsRefusedFromTheNextRequestAndTheyCannotLogIn() {
     JsonObject victim = newUser("gone");
     assertEquals(200, api.get("/api/v1/me", victim.getString("token")).status);
