@@ -132,9 +132,9 @@ final class ApiRoutes {
   /**
    * Each area ({@code /api/v1/products}, {@code /api/v1/tasks}, …) has a sub-router of its own:
    * a router tries its routes one by one, and a product read that passed all ninety before its
-   * own spent about 3 µs (a tenth of its CPU) doing it; now it passes the areas, then its area's few routes. Within an
-   * area, literal paths are mounted first, each followed by a 405 for the methods it does not
-   * serve; then the paths with parameters. So {@code GET /api/v1/transactions/credit} is a 405
+   * own spent about 3 µs (a tenth of its CPU) doing it; now it passes the areas, then its area's
+   * few routes. Within an area, literal paths are mounted first, each followed by a 405 for the
+   * methods it does not serve; then the paths with parameters. So {@code GET /api/v1/transactions/credit} is a 405
    * (credit is POST only), not a 400 for a transaction id that is not a number.
    */
   void mount() {
