@@ -13,9 +13,10 @@ import java.util.function.Function;
 
 /**
  * How a service answers a bus address: the handler returns a future (or throws); its result is
- * the reply (a {@link VersionedJson} goes as its bytes, the version in a header), a coded failure goes back as is (with its details), an unreachable dependency goes
- * back as "unavailable" (and is told to its {@link Dependency}, which logs the outage once), and
- * anything else is logged here and goes back as "internal" without its details.
+ * the reply (a {@link VersionedJson} goes as its bytes, the version in a header), a coded failure
+ * goes back as is (with its details), an unreachable dependency goes back as "unavailable" (and is
+ * told to its {@link Dependency}, which logs the outage once), and anything else is logged here
+ * and goes back as "internal" without its details.
  */
 public final class ServiceReplies {
 
