@@ -232,11 +232,10 @@ final class ApiRoutes {
               rc.response().setStatusCode(status).putHeader(HttpHeaders.CONTENT_TYPE, "application/json").end(json);
             }
           } else {
-            JsonObject json = (JsonObject) answer;
-            Object version = json.getValue("version");
+            Object version = answer instanceof JsonObject json ? json.getValue("version") : null;
             if (!endpoint.versioned() || !Versions.notModified(rc, version == null ? null : version.toString())) {
-              rc.response().setStatusCode(status == 201 && nothingNew(json) ? 200 : status);
-              rc.json(json);
+              rc.response().setStatusCode(status == 201 && answer instanceof JsonObject json && nothingNew(json) ? 200 : status);
+              rc.json(answer);
             }
           }
         })
