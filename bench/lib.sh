@@ -230,7 +230,7 @@ psql_q() { psql "$PG_URL" -X -q -A -t -v ON_ERROR_STOP=1 -c "$1"; }
 # Machine facts: sets CORES, JAVA_VERSION, CPU_MODEL (may be empty) and DATE (UTC, to the minute).
 machine_facts() {
   CORES=$(nproc)
-  JAVA_VERSION=$("$JAVA" -version 2>&1 | head -n 1)
+  JAVA_VERSION=$("$JAVA" -version 2>&1 | grep -v '^Picked up' | head -n 1)   # (not JAVA_TOOL_OPTIONS' notice)
   CPU_MODEL=$(grep -m 1 'model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2- | sed 's/^ *//' || true)
   DATE=$(date -u '+%Y-%m-%d %H:%M UTC')
 }
