@@ -47,7 +47,11 @@ class ProductCacheTest {
   }
 
   private ProductCache cache() {
-    JsonObject config = new JsonObject().put(Config.NODE_NAME, "cache-test").put(Config.REDIS_URL, TestServers.redisUrl());
+    return cache(redis, TestServers.redisUrl());
+  }
+
+  private ProductCache cache(RedisAPI redis, String redisUrl) {
+    JsonObject config = new JsonObject().put(Config.NODE_NAME, "cache-test").put(Config.REDIS_URL, redisUrl);
     return new ProductCache(vertx, redis, Dependency.redis(vertx, config, redis), meters, id -> {
       loads.incrementAndGet();
       JsonObject snapshot = stored.get().copy();  // read now, returned when the gate opens: a slow loader
@@ -125,5 +129,27 @@ class ProductCacheTest {
     }
     assertEquals(2, loads.get(), "the deletion was loaded once, then read from the cache");
     assertEquals(1, meters.counter("pulse.cache.requests", "cache", "products", "result", "hit").count());
+  }
+
+  @Test
+  void whileRedisIsDownReadsGoToTheDatabaseAndStayCorrect() throws Exception {
+    String nowhere = "redis://127.0.0.1:" + TestServers.freePort();  // nothing listens there
+    RedisAPI down = RedisAPI.api(Redis.createClient(vertx, new RedisOptions().setConnectionString(nowhere)));
+    long id = System.nanoTime();
+    ProductCache cache = onContext(() -> Future.succeededFuture(cache(down, nowhere)));
+    stored.set(product(id, 1, 100));
+    assertEquals(product(id, 1, 100), new JsonObject(onContext(() -> cache.get(id)).json()));
+
+    stored.set(product(id, 2, 200));
+    onContext(() -> cache.changed(id, 2));  // Redis cannot take the mark; the change is seen all the same
+    ProductCache.CachedProduct after = onContext(() -> cache.get(id));
+    assertEquals(2, after.version());
+    assertEquals(product(id, 2, 200), new JsonObject(after.json()));
+    stored.set(product(id, 3, 200).put("deleted_at", "2026-11-30T00:00:00Z"));
+    assertTrue(onContext(() -> cache.get(id)).deleted());
+
+    assertEquals(3, loads.get(), "every read went to the database");
+    assertEquals(3, meters.counter("pulse.cache.requests", "cache", "products", "result", "bypass").count());
+    assertEquals(0, meters.counter("pulse.cache.requests", "cache", "products", "result", "hit").count());
   }
 }
