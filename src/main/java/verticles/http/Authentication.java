@@ -26,10 +26,12 @@ final class Authentication implements Handler<RoutingContext> {
   static final String CLAIMS = "pulse.token.claims";
 
   private final JWTAuth jwt;
+  private final VerifiedTokens verified;
   private final UserLookups users;
 
   Authentication(Vertx vertx, JWTAuth jwt, long timeoutMs, MeterRegistry registry) {
     this.jwt = jwt;
+    this.verified = new VerifiedTokens(registry);
     this.users = new UserLookups(vertx, timeoutMs, registry);
   }
 
@@ -40,11 +42,10 @@ final class Authentication implements Handler<RoutingContext> {
       Problem.send(rc, 401, "send Authorization: Bearer <access_token>");
       return;
     }
-    jwt.authenticate(new TokenCredentials(header.substring(7).trim()))
-      .recover(error -> Future.failedFuture(Failure.UNAUTHORIZED.exception("the token is invalid or expired")))
-      .compose(user -> {
-        JsonObject claims = user.principal();
-        rc.put(CLAIMS, user.attributes().getJsonObject("accessToken", claims));
+    String token = header.substring(7).trim();
+    verify(token)
+      .compose(claims -> {
+        rc.put(CLAIMS, claims);
         long userId = Long.parseLong(claims.getString("sub", "0"));
         int tokenVersion = claims.getInteger("tv", -1);
         return users.lookup(userId).compose(now -> now == null || !now.active() || now.tokenVersion() != tokenVersion
@@ -59,5 +60,20 @@ final class Authentication implements Handler<RoutingContext> {
         rc.next();
       })
       .onFailure(error -> Problem.fail(rc, error));
+  }
+
+  /** The token's claims, once its signature, algorithm, exp, iss and aud are checked (or were, for this very token). */
+  private Future<JsonObject> verify(String token) {
+    JsonObject remembered = verified.claims(token, System.currentTimeMillis() / 1000);
+    if (remembered != null) {
+      return Future.succeededFuture(remembered);
+    }
+    return jwt.authenticate(new TokenCredentials(token))
+      .map(user -> {
+        JsonObject claims = user.attributes().getJsonObject("accessToken", user.principal());
+        verified.verified(token, claims);
+        return claims;
+      })
+      .recover(error -> Future.failedFuture(Failure.UNAUTHORIZED.exception("the token is invalid or expired")));
   }
 }

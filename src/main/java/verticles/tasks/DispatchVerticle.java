@@ -235,6 +235,7 @@ public class DispatchVerticle extends VerticleBase {
       Set<Long> claimed = new HashSet<>();
       for (Row row : rows) {
         claimed.add(row.getLong("id"));
+        meters.waited(row);
         deliver(TaskJson.task(row), row.getString("trace_context"));
       }
       List<Long> unclaimed = new ArrayList<>(ids);
@@ -270,7 +271,6 @@ public class DispatchVerticle extends VerticleBase {
     leases.put(taskId, new Lease(task.getString("queue"), attempt));
     sent.put(taskId, new Sent(task, System.currentTimeMillis()));
     events.changed(task);
-    meters.waited(task);
     int timeoutMs = task.getInteger("timeout_ms");
     DeliveryOptions options = new DeliveryOptions().setSendTimeout(timeoutMs)
       .addHeader(BusHeaders.REQUEST_ID, "task-" + taskId + "-" + attempt)

@@ -4,7 +4,7 @@ import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 
-import io.vertx.core.json.JsonObject;
+import io.vertx.sqlclient.Row;
 
 import java.time.Duration;
 import java.time.OffsetDateTime;
@@ -53,14 +53,13 @@ final class TaskMeters {
       .tag("queue", q).publishPercentileHistogram().register(registry));
   }
 
-  /** A first attempt starting: how long it waited since it became ready. */
-  void waited(JsonObject task) {
-    if (task.getInteger("attempts") != 1 || task.getString("created_at") == null) {
+  /** A first attempt starting (a claimed task's row): how long it waited since it became ready. */
+  void waited(Row task) {
+    if (task.getInteger("attempts") != 1) {
       return;
     }
-    String queuedAt = task.getString("queued_at");
-    Duration wait = Duration.between(OffsetDateTime.parse(queuedAt != null ? queuedAt : task.getString("created_at")),
-      OffsetDateTime.parse(task.getString("started_at")));
+    OffsetDateTime queuedAt = task.getOffsetDateTime("queued_at");
+    Duration wait = Duration.between(queuedAt != null ? queuedAt : task.getOffsetDateTime("created_at"), task.getOffsetDateTime("started_at"));
     wait(task.getString("queue")).record(wait.isNegative() ? Duration.ZERO : wait);
   }
 }

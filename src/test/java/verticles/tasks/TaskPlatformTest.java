@@ -245,8 +245,28 @@ class TaskPlatformTest {
 
   /** A value of the first node's /metrics: the first sample whose line starts with {@code name}. */
   private static double metric(String name) {
-    return api.get("/metrics", null).raw.body().lines().filter(line -> line.startsWith(name + " ") || line.startsWith(name + "{"))
+    return metric(name, "");
+  }
+
+  /** The first sample of {@code name} whose labels contain {@code label} (0 when there is none). */
+  private static double metric(String name, String label) {
+    return api.get("/metrics", null).raw.body().lines()
+      .filter(line -> (line.startsWith(name + " ") || line.startsWith(name + "{")) && line.contains(label))
       .findFirst().map(line -> Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1))).orElse(0.0);
+  }
+
+  @Test
+  void theWaitIsTimedFromWhenATaskBecameReadyNotFromWhenItWasMade() {
+    String queue = "queue=\"wait-timed\"";
+    long id = submit(new JsonObject().put("type", "noop").put("queue", "wait-timed").put("delay_ms", 1000)).getLong("id");
+    TestServers.await("the delayed task ran", Duration.ofSeconds(15), () -> "succeeded".equals(task(id).getString("status")));
+    JsonObject done = task(id);
+    double sinceMade = Duration.between(OffsetDateTime.parse(done.getString("created_at")),
+      OffsetDateTime.parse(done.getString("started_at"))).toNanos() / 1e9;
+    assertTrue(sinceMade >= 1.0, done.encode());
+    assertEquals(1, metric("pulse_tasks_wait_seconds_count", queue), "one first attempt started in the queue");
+    double waited = metric("pulse_tasks_wait_seconds_sum", queue);
+    assertTrue(waited >= 0 && waited < sinceMade, "waited " + waited + " s, from made to started " + sinceMade + " s");
   }
 
   @Test
