@@ -263,7 +263,7 @@ class TaskPlatformTest {
     JsonObject done = task(id);
     double sinceMade = Duration.between(OffsetDateTime.parse(done.getString("created_at")),
       OffsetDateTime.parse(done.getString("started_at"))).toNanos() / 1e9;
-    assertTrue(sinceMade >= 1.0, done.encode());
+    assertTrue(sinceMade >= 0.9, "it waited for its delay: " + done.encode());
     assertEquals(1, metric("pulse_tasks_wait_seconds_count", queue), "one first attempt started in the queue");
     double waited = metric("pulse_tasks_wait_seconds_sum", queue);
     assertTrue(waited >= 0 && waited < sinceMade, "waited " + waited + " s, from made to started " + sinceMade + " s");
