@@ -35,10 +35,13 @@ final class VerifiedTokens {
   private final Counter misses;
 
   VerifiedTokens(MeterRegistry registry) {
-    this.hits = Counter.builder("pulse.auth.tokens.verified").description("bearer tokens checked, by whether the check was remembered")
-      .tag("result", "remembered").register(registry);
-    this.misses = Counter.builder("pulse.auth.tokens.verified").description("bearer tokens checked, by whether the check was remembered")
-      .tag("result", "checked").register(registry);
+    this.hits = counter(registry, "remembered");
+    this.misses = counter(registry, "checked");
+  }
+
+  private static Counter counter(MeterRegistry registry, String result) {
+    return Counter.builder("pulse.auth.tokens.verified").description("bearer tokens checked, by whether the check was remembered")
+      .tag("result", result).register(registry);
   }
 
   /** The claims of this token if it was verified before and has not expired; null otherwise. */

@@ -53,13 +53,17 @@ final class TaskMeters {
       .tag("queue", q).publishPercentileHistogram().register(registry));
   }
 
-  /** A first attempt starting (a claimed task's row): how long it waited since it became ready. */
+  /**
+   * A first attempt starting (a claimed task's row): how long it waited since it became ready.
+   * A delayed task can be claimed before its mark as queued is written (no {@code queued_at}):
+   * it became ready at its {@code run_at}.
+   */
   void waited(Row task) {
     if (task.getInteger("attempts") != 1) {
       return;
     }
     OffsetDateTime queuedAt = task.getOffsetDateTime("queued_at");
-    Duration wait = Duration.between(queuedAt != null ? queuedAt : task.getOffsetDateTime("created_at"), task.getOffsetDateTime("started_at"));
+    Duration wait = Duration.between(queuedAt != null ? queuedAt : task.getOffsetDateTime("run_at"), task.getOffsetDateTime("started_at"));
     wait(task.getString("queue")).record(wait.isNegative() ? Duration.ZERO : wait);
   }
 }
