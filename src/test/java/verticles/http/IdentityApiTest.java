@@ -331,6 +331,32 @@ class IdentityApiTest {
     assertProblem(api.raw("GET", "/api/v1/me", null, "Authorization", "Basic dXNlcjpwYXNz"), 401);
   }
 
+  /** A token whose check is remembered (Authentication's VerifiedTokens) stops working at its exp all the same. */
+  @Test
+  void aRememberedTokenStillExpiresAndNothingButItsExactStringPasses() {
+    long id = newUser("hedy").getLong("id");
+    JWTAuth rightKey = JWTAuth.create(node.vertx(), new JWTAuthOptions()
+      .addPubSecKey(new PubSecKeyOptions().setAlgorithm("HS256").setBuffer(TestServers.JWT_SECRET)));
+    String token = rightKey.generateToken(new JsonObject().put("role", "user").put("tv", 0), new JWTOptions()
+      .setAlgorithm("HS256").setIssuer("pulse").setAudience(List.of("pulse-api")).setSubject(String.valueOf(id)).setExpiresInSeconds(2));
+    assertEquals(200, api.get("/api/v1/me", token).status, "a fresh token passes");
+    assertEquals(200, api.get("/api/v1/me", token).status, "and again, remembered");
+
+    String[] parts = token.split("\\.");
+    // The first character: the last one's low bits are padding, which a decoder may ignore.
+    String otherSignature = parts[0] + "." + parts[1] + "." + (parts[2].charAt(0) == 'A' ? 'B' : 'A') + parts[2].substring(1);
+    String otherClaims = parts[0] + "." + Base64.getUrlEncoder().withoutPadding().encodeToString(new JsonObject()
+      .put("sub", String.valueOf(id)).put("role", "admin").put("tv", 0).put("iss", "pulse").put("aud", "pulse-api")
+      .put("exp", System.currentTimeMillis() / 1000 + 600).encode().getBytes(StandardCharsets.UTF_8)) + "." + parts[2];
+    assertEquals(401, api.get("/api/v1/me", otherSignature).status, "the remembered token with another signature");
+    assertEquals(401, api.get("/api/v1/me", otherClaims).status, "the remembered token's signature on other claims");
+
+    // Accepted until exp plus the library's leeway (5 s), then refused wherever the check was remembered.
+    TestServers.await("the remembered token expired", java.time.Duration.ofSeconds(20),
+      () -> api.get("/api/v1/me", token).status == 401);
+    assertProblem(api.get("/api/v1/me", token), 401);
+  }
+
   private static String unsigned(long id) {
     Base64.Encoder b64 = Base64.getUrlEncoder().withoutPadding();
     String header = b64.encodeToString("{\"alg\":\"none\",\"typ\":\"JWT\"}".getBytes(StandardCharsets.UTF_8));
