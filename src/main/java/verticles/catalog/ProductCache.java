@@ -28,11 +28,11 @@ import java.util.function.Function;
  * holding its version and its JSON as the API shows it (the word {@code deleted} for a deleted
  * one), handed on as those bytes: a hit is never parsed or encoded again. A committed change
  * first marks the key with the product's new version and no JSON (the next read loads it again);
- * a loader may store only a version at least as new as the one marked, so a slow loader that read before a change can never put the
- * older product back. Reads that arrive while one is on its way share the next one, and there is
- * one load per key at a time in this verticle (concurrent misses wait for it). When Redis is
- * down, reads go to PostgreSQL and stay correct; marks that could not be written are retried
- * until they are.
+ * a loader may store only a version at least as new as the one marked, so a slow loader that read
+ * before a change can never put the older product back. Reads that arrive while one is on its way
+ * share the next one, and there is one load per key at a time in this verticle (concurrent misses
+ * wait for it). When Redis is down, reads go to PostgreSQL and stay correct; marks that could not
+ * be written are retried until they are.
  */
 final class ProductCache {
 

@@ -232,9 +232,10 @@ final class ApiRoutes {
               rc.response().setStatusCode(status).putHeader(HttpHeaders.CONTENT_TYPE, "application/json").end(json);
             }
           } else {
-            Object version = answer instanceof JsonObject json ? json.getValue("version") : null;
+            JsonObject object = answer instanceof JsonObject json ? json : null;  // else an array: nothing to look into
+            Object version = object == null ? null : object.getValue("version");
             if (!endpoint.versioned() || !Versions.notModified(rc, version == null ? null : version.toString())) {
-              rc.response().setStatusCode(status == 201 && answer instanceof JsonObject json && nothingNew(json) ? 200 : status);
+              rc.response().setStatusCode(status == 201 && object != null && nothingNew(object) ? 200 : status);
               rc.json(answer);
             }
           }

@@ -47,15 +47,15 @@ final class VerifiedTokens {
   /** The claims of this token if it was verified before and has not expired; null otherwise. */
   JsonObject claims(String token, long nowSeconds) {
     Verified verified = tokens.get(token);
-    if (verified == null || nowSeconds >= verified.expiresAt()) {
-      if (verified != null) {
-        tokens.remove(token);
-      }
-      misses.increment();
-      return null;
+    if (verified != null && nowSeconds < verified.expiresAt()) {
+      hits.increment();
+      return verified.claims();
     }
-    hits.increment();
-    return verified.claims();
+    if (verified != null) {
+      tokens.remove(token);  // expired
+    }
+    misses.increment();
+    return null;
   }
 
   /** Remembers a token the library has just verified (one without an {@code exp} is not remembered). */
