@@ -19,7 +19,6 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.time.Duration;
 import java.util.List;
-import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -94,8 +93,8 @@ public final class EmbeddedServers implements AutoCloseable {
     }
     EmbeddedServers servers = new EmbeddedServers(dir, channel, lock);
     try {
-      stopOrphan(servers.postgres.pidFile, servers.postgres.command);
-      stopOrphan(servers.redis.pidFile, servers.redis.command);
+      ServerProcesses.stopOrphan(servers.postgres.pidFile, servers.postgres.command);
+      ServerProcesses.stopOrphan(servers.redis.pidFile, servers.redis.command);
     } catch (IOException | RuntimeException e) {
       servers.close();
       throw e;
@@ -229,7 +228,7 @@ public final class EmbeddedServers implements AutoCloseable {
     server.attempts = 0;
     server.downSince = 0;
     server.upSince = System.nanoTime();
-    server.pid = readPidQuietly(server.pidFile);
+    server.pid = ServerProcesses.readPidQuietly(server.pidFile);
     tellWatchdog(server);
     if (supervisor == null) {
       supervisor = new Thread(this::supervise, "pulse-embedded-supervisor");
@@ -241,7 +240,7 @@ public final class EmbeddedServers implements AutoCloseable {
   private void launchPostgres(int port) throws IOException {
     Path pgData = dataDir.resolve("postgres");
     Path pidFile = pgData.resolve("postmaster.pid");
-    stopOrphan(pidFile, "postgres");
+    ServerProcesses.stopOrphan(pidFile, "postgres");
     requireFree(port);
     removeStaleSocketLock(port);
     // zonky locks epg-lock in the data directory for as long as its EmbeddedPostgres object lives,
@@ -273,7 +272,7 @@ public final class EmbeddedServers implements AutoCloseable {
     Path redisData = dataDir.resolve("redis");
     Files.createDirectories(redisData);
     Path pidFile = redisData.resolve("redis.pid");
-    stopOrphan(pidFile, "redis-server");
+    ServerProcesses.stopOrphan(pidFile, "redis-server");
     requireFree(port);
     if (redisServer != null) {
       // Dead or stopped already: this only lets the library forget its process.
@@ -324,10 +323,10 @@ public final class EmbeddedServers implements AutoCloseable {
     long now = System.nanoTime();
     if (server.downSince == 0) {
       if (server.pid <= 0) {
-        server.pid = readPidQuietly(server.pidFile);
+        server.pid = ServerProcesses.readPidQuietly(server.pidFile);
         return;
       }
-      if (running(server.pid)) {
+      if (ServerProcesses.running(server.pid)) {
         return;
       }
       server.downSince = now;
@@ -350,7 +349,7 @@ public final class EmbeddedServers implements AutoCloseable {
       return;
     }
     long back = System.nanoTime();
-    server.pid = readPidQuietly(server.pidFile);
+    server.pid = ServerProcesses.readPidQuietly(server.pidFile);
     server.upSince = back;
     restarts.incrementAndGet();
     log.info("embedded {} is back on port {} (pid {}) after {} ms down, restart {} in a row", server.name, server.port,
@@ -388,25 +387,6 @@ public final class EmbeddedServers implements AutoCloseable {
   }
 
   /**
-   * Alive and not a zombie: a killed server that its parent (init, for PostgreSQL, which detaches
-   * itself) has not reaped yet still answers kill -0.
-   */
-  private static boolean running(long pid) {
-    Optional<ProcessHandle> process = ProcessHandle.of(pid);
-    if (process.isEmpty() || !process.get().isAlive()) {
-      return false;
-    }
-    try {
-      String stat = Files.readString(Path.of("/proc", Long.toString(pid), "stat"));
-      int end = stat.lastIndexOf(')');
-      char state = end > 0 && end + 2 < stat.length() ? stat.charAt(end + 2) : '?';
-      return state != 'Z' && state != 'X';
-    } catch (IOException e) {
-      return process.get().isAlive();
-    }
-  }
-
-  /**
    * A killed postmaster leaves the lock file of its Unix socket behind. PostgreSQL takes it over
    * when the pid it names is gone, but not while that pid is a zombie nobody has reaped yet (init
    * may take seconds; in a container whose first process is this JVM, forever): a lock naming a
@@ -417,8 +397,8 @@ public final class EmbeddedServers implements AutoCloseable {
     if (!Files.exists(lockFile)) {
       return;
     }
-    long pid = readPidQuietly(lockFile);
-    if (pid > 0 && !running(pid)) {
+    long pid = ServerProcesses.readPidQuietly(lockFile);
+    if (pid > 0 && !ServerProcesses.running(pid)) {
       Files.deleteIfExists(lockFile);
     }
   }
@@ -426,48 +406,6 @@ public final class EmbeddedServers implements AutoCloseable {
   private static void requireFree(int port) throws IOException {
     if (!portFree(port)) {
       throw new IOException("port " + port + " on 127.0.0.1 is in use by another program");
-    }
-  }
-
-  /**
-   * The pid file names a process that no node owns any more (we hold the lock): stop it, then
-   * remove the file so a reused pid cannot block the next start.
-   */
-  private static void stopOrphan(Path pidFile, String commandName) throws IOException {
-    if (!Files.exists(pidFile)) {
-      return;
-    }
-    Optional<ProcessHandle> orphan = readPid(pidFile).flatMap(ProcessHandle::of)
-      .filter(p -> p.info().command().map(c -> c.contains(commandName)).orElse(false));
-    if (orphan.isPresent()) {
-      ProcessHandle process = orphan.get();
-      log.warn("stopping {} (pid {}) left running by an earlier run", commandName, process.pid());
-      process.destroy();
-      try {
-        process.onExit().get(10, TimeUnit.SECONDS);
-      } catch (Exception timedOut) {
-        process.descendants().forEach(ProcessHandle::destroyForcibly);
-        process.destroyForcibly();
-      }
-    }
-    Files.deleteIfExists(pidFile);
-  }
-
-  private static Optional<Long> readPid(Path pidFile) throws IOException {
-    List<String> lines = Files.readAllLines(pidFile, StandardCharsets.UTF_8);
-    try {
-      return lines.isEmpty() ? Optional.empty() : Optional.of(Long.parseLong(lines.get(0).trim()));
-    } catch (NumberFormatException e) {
-      return Optional.empty();
-    }
-  }
-
-  /** The pid in the file, or -1 while there is none (yet). */
-  private static long readPidQuietly(Path pidFile) {
-    try {
-      return Files.exists(pidFile) ? readPid(pidFile).orElse(-1L) : -1L;
-    } catch (IOException e) {
-      return -1L;
     }
   }
 

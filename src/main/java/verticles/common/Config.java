@@ -171,7 +171,7 @@ public final class Config {
 
   /** Defaults from the packaged conf/config.json, then {@code dotEnv} if it exists, then {@code env}. */
   public static Config load(Map<String, String> env, Path dotEnv) {
-    return from(packagedDefaults(), readDotEnv(dotEnv), env);
+    return from(packagedDefaults(), DotEnv.read(dotEnv), env);
   }
 
   /** Applies the overrides in order (later wins) and validates every key. */
@@ -439,41 +439,6 @@ public final class Config {
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
-  }
-
-  /** KEY=VALUE lines; blank lines, # comments, an {@code export } prefix and quotes are allowed. */
-  static Map<String, String> readDotEnv(Path file) {
-    Map<String, String> values = new LinkedHashMap<>();
-    if (!Files.isRegularFile(file)) {
-      return values;
-    }
-    List<String> lines;
-    try {
-      lines = Files.readAllLines(file, StandardCharsets.UTF_8);
-    } catch (IOException e) {
-      throw new ConfigException(file + " cannot be read: " + e.getMessage());
-    }
-    int number = 0;
-    for (String line : lines) {
-      number++;
-      String text = line.strip();
-      if (text.isEmpty() || text.startsWith("#")) {
-        continue;
-      }
-      if (text.startsWith("export ")) {
-        text = text.substring("export ".length()).strip();
-      }
-      int eq = text.indexOf('=');
-      if (eq <= 0) {
-        throw new ConfigException(file + " line " + number + " is not KEY=VALUE");
-      }
-      String value = text.substring(eq + 1).strip();
-      if (value.length() >= 2 && (value.startsWith("\"") && value.endsWith("\"") || value.startsWith("'") && value.endsWith("'"))) {
-        value = value.substring(1, value.length() - 1);
-      }
-      values.put(text.substring(0, eq).strip(), value);
-    }
-    return values;
   }
 
   /** A setting that stops the start: its message is one line naming the key. */
