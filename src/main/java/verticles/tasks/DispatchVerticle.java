@@ -78,6 +78,12 @@ public class DispatchVerticle extends VerticleBase {
   /** Task id → the cluster node that said it holds the task. */
   private final Map<Long, String> holders = new HashMap<>();
   private final Set<String> queues = new LinkedHashSet<>(List.of(TaskSpec.DEFAULT_QUEUE));
+  /**
+   * The queues worth a take on the next poll: woken, given back a slot, or full at the last take.
+   * A take that comes back short (empty, paused or limited) leaves its queue out until one of
+   * those happens again, or the periodic look (every 100 ms) puts every queue back in.
+   */
+  private final Set<String> mayHaveWork = new LinkedHashSet<>(queues);
   private final List<Long> timers = new ArrayList<>();
   /** Ids taken from Redis whose claim in PostgreSQL is under way: they hold slots too. */
   private int claiming;
@@ -108,22 +114,20 @@ public class DispatchVerticle extends VerticleBase {
     postgres = Dependency.postgres(vertx, config(), pool);
     redis = Dependency.redis(vertx, config(), client);
     outcomes = new Outcomes(vertx, pool, backlog, events, meters, postgres, redis, new Notifier(vertx, pool, postgres),
-      leases::remove, this::poll);
+      leases::remove, freed -> {
+        mayHaveWork.addAll(freed);  // a concurrency limit may let the next one in
+        poll();
+      });
     node = config().getString(Config.NODE_NAME);
     leaseMs = config().getInteger(Config.TASK_LEASE_MS);
     capacity = (int) Math.ceil(config().getInteger(Config.TASK_NODE_CONCURRENCY) / (double) instances(config()));
 
-    vertx.eventBus().<String>consumer(Addresses.Tasks.WAKEUP, message -> {
-      if (message.body() != null) {
-        queues.add(message.body());  // a queue this node has not seen yet starts at once
-      }
-      poll();
-    });
-    vertx.eventBus().<String>consumer(Addresses.Tasks.LIMITS_CHANGED, message -> poll());
+    vertx.eventBus().<String>consumer(Addresses.Tasks.WAKEUP, message -> pollQueue(message.body()));
+    vertx.eventBus().<String>consumer(Addresses.Tasks.LIMITS_CHANGED, message -> pollQueue(message.body()));
     vertx.eventBus().<JsonObject>consumer(Addresses.Tasks.dispatcher(id),
       message -> holders.put(message.body().getLong("task_id"), message.body().getString("node")));
     vertx.eventBus().<String>localConsumer(Addresses.Cluster.NODE_LEFT, message -> memberLeft(message.body()));
-    timers.add(vertx.setPeriodic(100, ignored -> poll()));
+    timers.add(vertx.setPeriodic(100, ignored -> pollQueue(null)));
     timers.add(vertx.setPeriodic(2000, ignored -> learnQueues()));
     timers.add(vertx.setPeriodic(1000, ignored -> takes.check()));
     renewTimer = vertx.setPeriodic(Math.max(100, leaseMs / 3), ignored -> renew());
@@ -161,6 +165,17 @@ public class DispatchVerticle extends VerticleBase {
 
   // ---- take, claim, deliver ----
 
+  /** Polls one queue (a queue this node has not seen yet starts at once), or every queue (null). */
+  private void pollQueue(String queue) {
+    if (queue == null) {
+      mayHaveWork.addAll(queues);
+    } else {
+      queues.add(queue);
+      mayHaveWork.add(queue);
+    }
+    poll();
+  }
+
   private void poll() {
     if (stopping || !redis.mayTry() || !postgres.mayTry()) {
       return;
@@ -170,7 +185,7 @@ public class DispatchVerticle extends VerticleBase {
       return;
     }
     polling = true;
-    takeFrom(new ArrayList<>(queues), 0, 0).onComplete(taken -> {
+    takeFrom(new ArrayList<>(mayHaveWork), 0, 0).onComplete(taken -> {
       polling = false;
       if (taken.succeeded() && taken.result() > 0 || pollAgain) {
         pollAgain = false;
@@ -194,7 +209,9 @@ public class DispatchVerticle extends VerticleBase {
    * Takes from each queue in turn as many ids as there are free slots (Redis refuses what a
    * queue's pause, concurrency or rate forbids). The claim runs on its own: the next take does
    * not wait for it (its ids hold their slots meanwhile), so one slow commit does not hold up the
-   * tasks behind it.
+   * tasks behind it. A queue is taken out of {@link #mayHaveWork} as its take starts and put back
+   * if the take filled every free slot (more may wait) or failed, so a wake-up that arrives during
+   * the take is not lost.
    */
   private Future<Integer> takeFrom(List<String> names, int index, int taken) {
     // A slot is free once its handler answered; writing the outcome is bookkeeping, not work.
@@ -204,11 +221,16 @@ public class DispatchVerticle extends VerticleBase {
       return Future.succeededFuture(taken);
     }
     String queue = names.get(index);
+    mayHaveWork.remove(queue);
     takes.attempted();
     return backlog.take(queue, free, leaseMs)
       .map(ids -> {
         redis.answered();
         takes.succeeded();
+        meters.take(queue, !ids.isEmpty()).increment();
+        if (ids.size() >= free) {
+          mayHaveWork.add(queue);
+        }
         if (!ids.isEmpty()) {
           claiming += ids.size();
           claim(queue, ids).onComplete(claimed -> {
@@ -216,6 +238,8 @@ public class DispatchVerticle extends VerticleBase {
             if (claimed.failed()) {
               // The ids stay leased in Redis until their lease ends; then the housekeeper puts them back.
               postgres.failed(claimed.cause());
+            } else if (claimed.result() < ids.size()) {
+              mayHaveWork.add(queue);  // the ids PostgreSQL refused gave their leases back
             }
             poll();
           });
@@ -224,6 +248,7 @@ public class DispatchVerticle extends VerticleBase {
       })
       .otherwise(error -> {
         redis.failed(error);
+        mayHaveWork.add(queue);
         return 0;
       })
       .compose(count -> redis.isDown() ? Future.succeededFuture(taken) : takeFrom(names, index + 1, taken + count));

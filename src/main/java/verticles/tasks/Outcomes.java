@@ -13,6 +13,7 @@ import verticles.common.Failure;
 
 import java.time.OffsetDateTime;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.Comparator;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -48,12 +49,13 @@ final class Outcomes {
   private final Notifier notifier;
   /** Called with each task id whose outcome is written (its lease is no longer held). */
   private final Consumer<Long> written;
-  private final Runnable slotsFreed;
+  /** Called with the queues whose Redis leases were just ended (a concurrency limit may let the next task in). */
+  private final Consumer<Collection<String>> slotsFreed;
   private final List<Success> successes = new ArrayList<>();
   private boolean flushPending;
 
   Outcomes(Vertx vertx, Pool pool, Backlog backlog, TaskEvents events, TaskMeters meters, Dependency postgres, Dependency redis,
-           Notifier notifier, Consumer<Long> written, Runnable slotsFreed) {
+           Notifier notifier, Consumer<Long> written, Consumer<Collection<String>> slotsFreed) {
     this.vertx = vertx;
     this.pool = pool;
     this.backlog = backlog;
@@ -110,7 +112,7 @@ final class Outcomes {
       .transform(ignored -> backlog.release(queue, List.of(id)).onFailure(redis::failed))
       .onComplete(ignored -> {
         written.accept(id);
-        slotsFreed.run();
+        slotsFreed.accept(List.of(queue));
       });
   }
 
@@ -149,7 +151,7 @@ final class Outcomes {
       .transform(ignored -> release(byQueue))
       .onComplete(ignored -> {
         batch.forEach(success -> written.accept(success.id()));
-        slotsFreed.run();
+        slotsFreed.accept(byQueue.keySet());
       });
   }
 

@@ -22,6 +22,7 @@ final class TaskMeters {
   private final Map<String, Counter> completed = new ConcurrentHashMap<>();
   private final Map<String, Timer> durations = new ConcurrentHashMap<>();
   private final Map<String, Timer> waits = new ConcurrentHashMap<>();
+  private final Map<String, Counter> takes = new ConcurrentHashMap<>();
 
   TaskMeters(MeterRegistry registry) {
     this.registry = registry;
@@ -51,6 +52,13 @@ final class TaskMeters {
   Timer wait(String queue) {
     return waits.computeIfAbsent(queue, q -> Timer.builder("pulse.tasks.wait").description("from ready to started")
       .tag("queue", q).publishPercentileHistogram().register(registry));
+  }
+
+  /** A take from a queue's Redis backlog: it handed out tasks, or none (empty, paused or limited). */
+  Counter take(String queue, boolean gotTasks) {
+    String result = gotTasks ? "tasks" : "none";
+    return takes.computeIfAbsent(queue + '\n' + result, key -> Counter.builder("pulse.tasks.takes")
+      .description("takes from a queue's Redis backlog").tag("queue", queue).tag("result", result).register(registry));
   }
 
   /**

@@ -255,6 +255,34 @@ class TaskPlatformTest {
       .findFirst().map(line -> Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1))).orElse(0.0);
   }
 
+  /**
+   * A new task wakes the dispatchers for its own queue only: the other queues they know are asked
+   * on their periodic look alone. Before, every wake-up took from every queue, so an idle queue
+   * was asked exactly as often as the busy one (here the first node's takes: it gets the submits).
+   */
+  @Test
+  void aWakeUpTakesFromTheQueueThatHasWorkNotFromEveryQueue() {
+    long known = submit(new JsonObject().put("type", "noop").put("queue", "stays-idle")).getLong("id");
+    TestServers.await("the idle queue's one task ran", Duration.ofSeconds(10), () -> "succeeded".equals(task(known).getString("status")));
+    double idleBefore = takes("stays-idle");
+    double busyBefore = takes("gets-work");
+    int n = 40;
+    for (int i = 0; i < n; i++) {
+      long id = submit(new JsonObject().put("type", "noop").put("queue", "gets-work")).getLong("id");
+      TestServers.await("task " + i + " ran", Duration.ofSeconds(10), () -> "succeeded".equals(task(id).getString("status")));
+    }
+    double idle = takes("stays-idle") - idleBefore;
+    double busy = takes("gets-work") - busyBefore;
+    assertTrue(busy - idle >= n / 2.0, "the busy queue was asked on its wake-ups, the idle one was not: busy " + busy + ", idle " + idle);
+  }
+
+  /** The first node's takes from a queue, whatever they handed out. */
+  private static double takes(String queue) {
+    return api.get("/metrics", null).raw.body().lines()
+      .filter(line -> line.startsWith("pulse_tasks_takes_total{") && line.contains("queue=\"" + queue + "\""))
+      .mapToDouble(line -> Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1))).sum();
+  }
+
   @Test
   void theWaitIsTimedFromWhenATaskBecameReadyNotFromWhenItWasMade() {
     String queue = "queue=\"wait-timed\"";
