@@ -2,7 +2,7 @@ package verticles.ledger;
 
 /**
  * The ledger's SQL. Money moves are applied in batches by the function ledger_apply (V10, its
- * body replaced by V13 and V14), where each move is the guarded balance update (no row changes
+ * body replaced by V13, V14 and V15), where each move is the guarded balance update (no row changes
  * when funds are short, so nothing else happens either), the other side, the transaction, its
  * two entries and its audit row.
  */
@@ -12,7 +12,7 @@ final class LedgerSql {
   }
 
   /**
-   * A batch of money moves in one transaction (group commit): the function ledger_apply (V13, V14)
+   * A batch of money moves in one transaction (group commit): the function ledger_apply (V13, V14, V15)
    * locks every balance row of the batch in one order, then applies the moves in arrival order,
    * each with its own verdict. One array per column, one element per move.
    */

@@ -18,7 +18,7 @@ import java.util.Locale;
 /**
  * Group commit for money moves: the moves that arrive while a batch is being written are
  * applied together as the next batch, in one transaction and one round trip
- * ({@code ledger_apply}, V10, V13, V14), each with its own outcome. A lone move is written at
+ * ({@code ledger_apply}, V10, V13, V14, V15), each with its own outcome. A lone move is written at
  * once: batches grow only under load, up to {@value #MOST} moves.
  */
 final class MoveBatch {
