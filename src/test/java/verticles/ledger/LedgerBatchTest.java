@@ -30,21 +30,25 @@ class LedgerBatchTest {
   private static String url;
 
   /** One move of a hand-made batch. */
-  private record M(String kind, long from, long to, long amount, Long reverses, String key, String hash) {
+  private record M(String kind, long from, long to, long amount, String currency, Long reverses, String key, String hash) {
     static M transfer(long from, long to, long amount) {
-      return new M("transfer", from, to, amount, null, null, null);
+      return new M("transfer", from, to, amount, "USD", null, null, null);
     }
 
     static M debit(long from, long amount) {
-      return new M("debit", from, 0, amount, null, null, null);
+      return new M("debit", from, 0, amount, "USD", null, null, null);
     }
 
     static M credit(long to, long amount) {
-      return new M("credit", 0, to, amount, null, null, null);
+      return new M("credit", 0, to, amount, "USD", null, null, null);
     }
 
     M keyed(String key, String hash) {
-      return new M(kind, from, to, amount, reverses, key, hash);
+      return new M(kind, from, to, amount, currency, reverses, key, hash);
+    }
+
+    M in(String otherCurrency) {
+      return new M(kind, from, to, amount, otherCurrency, reverses, key, hash);
     }
   }
 
@@ -77,7 +81,7 @@ class LedgerBatchTest {
       froms[i] = move.from();
       tos[i] = move.to();
       amounts[i] = move.amount();
-      currencies[i] = "USD";
+      currencies[i] = move.currency();
       reverses[i] = move.reverses();
       scopes[i] = 1L;
       keys[i] = move.key();
@@ -110,6 +114,36 @@ class LedgerBatchTest {
 
   private static long balance(long user) {
     return TestServers.scalar(url, "SELECT coalesce(sum(amount), 0) FROM balances WHERE user_id = " + user);
+  }
+
+  private static long balance(long user, String currency) {
+    return TestServers.scalar(url, "SELECT amount FROM balances WHERE user_id = " + user + " AND currency = '" + currency + "'");
+  }
+
+  /**
+   * The lock query (V15) takes a party's balance in every currency of the batch, also one its moves
+   * do not touch: that row is locked, not written, and each move spends from its own currency.
+   */
+  @Test
+  void aBatchInTwoCurrenciesChangesOnlyTheBalancesItsMovesTouch() throws Exception {
+    try (Connection db = TestServers.jdbc(url)) {
+      apply(db, List.of(M.credit(601, 100), M.credit(601, 50).in("EUR"), M.credit(603, 40).in("EUR")));
+      String written = "SELECT (extract(epoch FROM updated_at) * 1000000)::bigint FROM balances WHERE user_id = 601 AND currency = 'EUR'";
+      long eurWrittenAt = TestServers.scalar(url, written);
+      List<Verdict> verdicts = apply(db, List.of(M.transfer(601, 602, 30), M.transfer(603, 604, 15).in("EUR"),
+        M.debit(601, 60).in("EUR")));
+      assertEquals(List.of("ok", "ok", "insufficient"), verdicts.stream().map(Verdict::verdict).toList(),
+        "601 holds 70 USD but only 50 EUR");
+      assertEquals(70, balance(601, "USD"));
+      assertEquals(30, balance(602, "USD"));
+      assertEquals(50, balance(601, "EUR"));
+      assertEquals(eurWrittenAt, TestServers.scalar(url, written), "601's EUR row was locked, not written");
+      assertEquals(25, balance(603, "EUR"));
+      assertEquals(15, balance(604, "EUR"));
+      assertEquals(0, TestServers.scalar(url, "SELECT count(*) FROM balances b WHERE b.user_id BETWEEN 601 AND 604 AND b.amount <> "
+        + "(SELECT sum(e.amount) FROM entries e WHERE e.account_id = b.user_id AND e.currency = b.currency)"),
+        "every balance is the sum of its entries in its currency");
+    }
   }
 
   @Test
@@ -185,7 +219,7 @@ class LedgerBatchTest {
     try (Connection db = TestServers.jdbc(url)) {
       apply(db, List.of(M.credit(301, 500)));
       long paid = new JsonObject(apply(db, List.of(M.transfer(301, 302, 200))).get(0).answer()).getLong("id");
-      M back = new M("transfer", 302, 301, 200, paid, null, null);
+      M back = new M("transfer", 302, 301, 200, "USD", paid, null, null);
       assertEquals(List.of("ok", "already_reversed"), apply(db, List.of(back, back)).stream().map(Verdict::verdict).toList());
       assertEquals("already_reversed", apply(db, List.of(back)).get(0).verdict());
       assertEquals(500, balance(301));
