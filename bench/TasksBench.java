@@ -8,9 +8,12 @@ import java.lang.management.ManagementFactory;
 import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.net.URI;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
@@ -44,6 +47,7 @@ import java.util.regex.Pattern;
  *        [--half-max-in-flight 1024] [--half-max-seconds 40] [--half-rate R] [--half-tick-ms 5]
  *        [--single-n 0] [--single-concurrency 64] [--single-warmup 10000] [--single-warmup-max-seconds 300]
  *        [--pids pulse=PID:self,postgres=PID:tree,redis=PID:tree] [--clk-tck 100] [--timeout 150]
+ *        [--probe-dir DIR]
  * </pre>
  *
  * <p>With {@code --batch 1} (the default) every task is its own request, {@code POST /api/v1/tasks
@@ -93,9 +97,12 @@ import java.util.regex.Pattern;
  * one of the node's TASK_NODE_CONCURRENCY slots, at least). For each measured window it also
  * reads the CPU time of the node's processes from /proc ({@code --pids}: {@code :self} counts the
  * process alone, {@code :tree} also its children, live and reaped; for the group "pulse" also
- * its JIT compiler threads apart), of this JVM and of the machine. At the end: whether autovacuum
+ * its JIT compiler threads apart), of this JVM and of the machine. With {@code --probe-dir}, while
+ * a phase submits, a {@link DiskProbe} times fdatasync on that directory's disk every 10 ms
+ * ({@code PHASE.disk.*}: the flushes' p50/p99/max, the stalls over 20 ms, and the phase's tasks
+ * submitted during one). At the end: whether autovacuum
  * ran on {@code tasks}. Writes everything to {@code --out} as properties (keys {@code full.*},
- * {@code half.*}, {@code single.*}, {@code cpu.PHASE.*}, {@code tasks_table.*}); progress goes to
+ * {@code half.*}, {@code single.*}, {@code cpu.PHASE.*}, {@code PHASE.disk.*}, {@code tasks_table.*}); progress goes to
  * stderr. Exit status 0 when every request and every task went as expected, 3 when some did not
  * (the numbers are still written), 1 when the set-up failed.
  */
@@ -117,6 +124,7 @@ public class TasksBench {
   static long timeoutMs;
   static Map<String, String> pids;
   static long clkTck;
+  static Path probeDir;  // --probe-dir: where the disk probe writes (the node's data directory); null: no probe
 
   public static void main(String[] args) throws Exception {
     Map<String, String> options = options(args);
@@ -138,6 +146,7 @@ public class TasksBench {
     int singleWarmupMaxSeconds = Integer.parseInt(options.getOrDefault("single-warmup-max-seconds", "300"));
     timeoutMs = Long.parseLong(options.getOrDefault("timeout", "150")) * 1000;
     clkTck = Long.parseLong(options.getOrDefault("clk-tck", "100"));
+    probeDir = options.containsKey("probe-dir") ? Path.of(options.get("probe-dir")) : null;
     pids = new LinkedHashMap<>();
     for (String spec : options.getOrDefault("pids", "").split(",")) {
       if (!spec.isBlank()) {
@@ -272,12 +281,14 @@ public class TasksBench {
   static double phase(Properties result, String prefix, int n, double rate, int maxInFlight, int perRequest, int inFlight)
       throws Exception {
     long from = maxId();
+    DiskProbe probe = probeDir == null ? null : DiskProbe.start(probeDir);
     Map<String, Long> cpu0 = cpu();
     long wall0 = System.currentTimeMillis();
     long t0 = System.nanoTime();
     Submitted sub = rate == 0 ? closedLoop(n, perRequest, inFlight)
       : perRequest == 1 ? paced(n, rate, maxInFlight) : pacedBatches(n, rate, maxInFlight, perRequest);
     long submitNanos = System.nanoTime() - t0;
+    List<DiskProbe.Flush> flushes = probe == null ? List.of() : probe.stop();
     long to = maxId();  // every answered submit is committed: its row is in
     long rows = scalar("select count(*) from tasks where queue = '" + QUEUE + "' and id > " + from + " and id <= " + to);
     long succeeded = waitSucceeded(from, to, rows);
@@ -340,6 +351,9 @@ public class TasksBench {
     result.setProperty(prefix + ".run.mean_ms", fmt(batches[2]));
     result.setProperty(prefix + ".run.p50_ms", fmt(batches[3]));
     putCpu(result, prefix, cpu0, cpu1, (t1 - t0) / 1e9);
+    if (probe != null) {
+      putDisk(result, prefix, flushes, range);
+    }
     log("%s: %d tasks accepted in %.2f s (%.0f/s) by %d requests (%.0f/s, up to %d tasks each), %d tasks not accepted; "
         + "all %d succeeded %.2f s after the first submit: %.0f tasks/s; "
         + "enqueue-to-start p50 %.2f ms, p99 %.2f ms; %d not succeeded, %d needed a second attempt",
@@ -347,6 +361,32 @@ public class TasksBench {
       sub.errors.get(), succeeded, seconds, succeeded / seconds, percentile(waits, 50), percentile(waits, 99), notSucceeded,
       retried);
     return succeeded / seconds;
+  }
+
+  /**
+   * The disk's figures for a phase: how long the probe's flushes took, how many took over
+   * {@link DiskProbe#STALL_MS}, and how many of the phase's tasks were submitted (their INSERT
+   * began) while one of those was under way or in the 10 ms before it: those tasks' commits
+   * waited on the same disk.
+   */
+  static void putDisk(Properties result, String prefix, List<DiskProbe.Flush> flushes, String range) throws Exception {
+    double[] ms = flushes.stream().mapToDouble(DiskProbe.Flush::ms).sorted().toArray();
+    List<DiskProbe.Flush> stalls = flushes.stream().filter(flush -> flush.ms() > DiskProbe.STALL_MS).toList();
+    long during = 0;
+    if (!stalls.isEmpty()) {
+      StringBuilder windows = new StringBuilder();
+      for (DiskProbe.Flush stall : stalls) {
+        windows.append(windows.length() == 0 ? "" : " or ").append(String.format(Locale.ROOT,
+          "created_at between to_timestamp(%.3f) and to_timestamp(%.3f)", (stall.startMs() - 10) / 1e3, stall.endMs() / 1e3));
+      }
+      during = scalar("select count(*) from tasks where " + range + " and (" + windows + ")");
+    }
+    result.setProperty(prefix + ".disk.flushes", String.valueOf(ms.length));
+    result.setProperty(prefix + ".disk.p50_ms", fmt(percentile(ms, 50)));
+    result.setProperty(prefix + ".disk.p99_ms", fmt(percentile(ms, 99)));
+    result.setProperty(prefix + ".disk.max_ms", fmt(ms.length == 0 ? 0 : ms[ms.length - 1]));
+    result.setProperty(prefix + ".disk.stalls", String.valueOf(stalls.size()));
+    result.setProperty(prefix + ".disk.tasks_during_stalls", String.valueOf(during));
   }
 
   static boolean ok(Properties result, String prefix, int n) {
@@ -839,6 +879,60 @@ public class TasksBench {
   }
 
   // ---------------------------------------------------------------- helpers
+
+  /**
+   * Beside a phase, every 10 ms: 8 KB written to a file in the node's data directory (the disk
+   * PostgreSQL's WAL is on) and flushed with fdatasync, as a commit flushes the WAL. A virtual
+   * disk shared with other machines can take a hundred milliseconds or more to flush, even when
+   * this machine is idle; a commit that waits on it holds up every task behind it. The probe
+   * tells such a stall from a slowness of Pulse's own.
+   */
+  static final class DiskProbe {
+    static final double STALL_MS = 20;
+
+    record Flush(long startMs, long endMs, double ms) {
+    }
+
+    private final List<Flush> flushes = Collections.synchronizedList(new ArrayList<>());
+    private volatile boolean stopping;
+    private final Thread thread;
+
+    private DiskProbe(Path dir) {
+      thread = new Thread(() -> run(dir), "disk-probe");
+      thread.setDaemon(true);
+    }
+
+    static DiskProbe start(Path dir) {
+      DiskProbe probe = new DiskProbe(dir);
+      probe.thread.start();
+      return probe;
+    }
+
+    private void run(Path dir) {
+      Path file = dir.resolve("bench-disk-probe");
+      try (FileChannel channel = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+          StandardOpenOption.DELETE_ON_CLOSE)) {
+        ByteBuffer page = ByteBuffer.allocate(8192);
+        for (long i = 0; !stopping; i++) {
+          long startMs = System.currentTimeMillis();
+          long t0 = System.nanoTime();
+          channel.write(page.clear(), (i % 128) * 8192);
+          channel.force(false);
+          double ms = (System.nanoTime() - t0) / 1e6;
+          flushes.add(new Flush(startMs, startMs + Math.round(Math.ceil(ms)), ms));
+          LockSupport.parkNanos(10_000_000);
+        }
+      } catch (IOException e) {
+        log("disk probe: %s (no disk figures for this phase)", e);
+      }
+    }
+
+    List<Flush> stop() throws InterruptedException {
+      stopping = true;
+      thread.join();
+      return List.copyOf(flushes);
+    }
+  }
 
   static long percentile(long[] sorted, double p) {
     if (sorted.length == 0) {
