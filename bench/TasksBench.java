@@ -100,7 +100,7 @@ import java.util.regex.Pattern;
  * its JIT compiler threads apart), of this JVM and of the machine. With {@code --probe-dir}, while
  * a phase submits, a {@link DiskProbe} times fdatasync on that directory's disk every 10 ms
  * ({@code PHASE.disk.*}: the flushes' p50/p99/max, the stalls over 20 ms, and the phase's tasks
- * submitted during one). At the end: whether autovacuum
+ * submitted during one or in the 10 ms before). At the end: whether autovacuum
  * ran on {@code tasks}. Writes everything to {@code --out} as properties (keys {@code full.*},
  * {@code half.*}, {@code single.*}, {@code cpu.PHASE.*}, {@code PHASE.disk.*}, {@code tasks_table.*}); progress goes to
  * stderr. Exit status 0 when every request and every task went as expected, 3 when some did not
