@@ -9,6 +9,7 @@ import java.nio.file.Path;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * Starts one Pulse node from the environment and stops it cleanly on SIGTERM or SIGINT
@@ -37,10 +38,14 @@ public final class Main {
 
     // A node answers on the bus as each role comes up, so a stop can be asked for before start()
     // is done: it is kept, and acted on once the node has started (the JVM's default would exit
-    // at once, leaving the embedded servers behind).
+    // at once, leaving the embedded servers behind). One handler for the whole life of the process:
+    // it notes the request, then runs the stop if there is one yet; main() sets the stop, then looks
+    // for a request. Each writes before it reads, so a signal that races the end of start() is seen
+    // by at least one side (the handler runs on a thread of its own, maybe after main() looked).
     AtomicBoolean stopAsked = new AtomicBoolean();
-    Signal.handle(new Signal("TERM"), signal -> stopAsked.set(true));
-    Signal.handle(new Signal("INT"), signal -> stopAsked.set(true));
+    AtomicReference<Runnable> stopper = new AtomicReference<>();
+    Signal.handle(new Signal("TERM"), signal -> stopWhenStarted(stopAsked, stopper));
+    Signal.handle(new Signal("INT"), signal -> stopWhenStarted(stopAsked, stopper));
 
     Node node;
     try {
@@ -68,8 +73,7 @@ public final class Main {
         forceAfter(patienceMs, node, log);
       }
     };
-    Signal.handle(new Signal("TERM"), signal -> stop.run());
-    Signal.handle(new Signal("INT"), signal -> stop.run());
+    stopper.set(stop);
     if (stopAsked.get()) {
       stop.run();
     }
@@ -82,6 +86,14 @@ public final class Main {
     stopped.await();
     log.info("stopped");
     System.exit(0);
+  }
+
+  private static void stopWhenStarted(AtomicBoolean stopAsked, AtomicReference<Runnable> stopper) {
+    stopAsked.set(true);
+    Runnable stop = stopper.get();
+    if (stop != null) {
+      stop.run();
+    }
   }
 
   /** A stop that hangs (a stuck close somewhere) must not keep the process, or its servers, alive. */
