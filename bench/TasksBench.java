@@ -892,7 +892,10 @@ public class TasksBench {
   static final class DiskProbe {
     static final double STALL_MS = 20;
 
-    record Flush(long startMs, long endMs, double ms) {
+    record Flush(long startMs, double ms) {
+      double endMs() {
+        return startMs + Math.ceil(ms);
+      }
     }
 
     private final List<Flush> flushes = Collections.synchronizedList(new ArrayList<>());
@@ -921,7 +924,7 @@ public class TasksBench {
           channel.write(page.clear(), (i % 128) * 8192);
           channel.force(false);
           double ms = (System.nanoTime() - t0) / 1e6;
-          flushes.add(new Flush(startMs, startMs + Math.round(Math.ceil(ms)), ms));
+          flushes.add(new Flush(startMs, ms));
           LockSupport.parkNanos(10_000_000);
         }
       } catch (IOException e) {
